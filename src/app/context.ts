@@ -1,0 +1,90 @@
+import Redis from 'ioredis';
+import type { Logger } from 'pino';
+import { TokenVerifier } from '../auth/app-tokens';
+import { Catalog } from '../catalog/catalog';
+import type { Config } from '../config';
+import { KeyMaterial, resolveKeyMaterial } from '../config/key-material';
+import { connectDatabase, DatabaseHandle } from '../db/connect';
+import { createLogger } from '../http/logger';
+import { createMetrics } from '../ops/metrics';
+import { createCheckoutService } from '../payments/checkout';
+import type { Payment } from '../payments/payment';
+import { createRefundService } from '../payments/refunds';
+import { BlindIndex, MasterKeyring } from '../privacy/keyring';
+import { PersonalDataVault } from '../privacy/vault';
+import { createProviderRegistry } from '../providers/registry';
+import { createRiskEngine } from '../risk';
+import { createWebhookService } from '../webhooks/service';
+
+/**
+ * Everything one gateway instance runs on, wired once at start-up. Domain services take their
+ * dependencies as parameters, so tests can build the same graph on a fresh database.
+ */
+export async function createGateway(config: Config, options: { logger?: Logger } = {}) {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const keys: KeyMaterial = resolveKeyMaterial(config);
+  const catalog = Catalog.fromFile(config.catalogFile);
+  const tokens = new TokenVerifier({
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    jwksUrl: config.auth.jwksUrl,
+    publicKey: config.auth.publicKey ?? keys.embeddedJwt?.publicKeyPem,
+  });
+  const database: DatabaseHandle = await connectDatabase({
+    url: config.database.url,
+    dataDir: config.dataDir,
+    poolSize: config.database.poolSize,
+    migrate: true,
+  });
+  const db = database.db;
+  // Fail fast on commands while Redis is down instead of queueing them: callers have fallbacks.
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 500 })
+    : undefined;
+  redis?.on('error', (error) => logger.warn({ err: error.message }, 'redis unavailable'));
+
+  const blindIndex = new BlindIndex(keys.blindIndexKey);
+  const vault = new PersonalDataVault(new MasterKeyring(keys.masterKeys), blindIndex);
+  const providers = createProviderRegistry(config, { sandboxWebhookSecret: keys.sandboxWebhookSecret });
+  const metrics = createMetrics();
+  const risk = createRiskEngine(config.risk, { db, redis, logger, blindIndex });
+  const onStatusChange = (payment: Payment) => {
+    void risk.paymentStatusChanged?.({
+      paymentId: payment.id, userHash: payment.userHash, deviceHash: payment.deviceHash, status: payment.status, at: payment.updatedAt,
+    });
+  };
+
+  const webhooks = createWebhookService({ db, providers, metrics, logger, onStatusChange });
+  const refunds = createRefundService({ db, providers, logger, onStatusChange });
+  const checkout = createCheckoutService({
+    db, catalog, providers, vault, risk, publicBaseUrl: config.publicBaseUrl, idempotencyTtlHours: config.idempotencyTtlHours,
+  });
+
+  return {
+    config,
+    logger,
+    keys,
+    db,
+    embeddedDatabase: database.embedded,
+    redis,
+    catalog,
+    tokens,
+    blindIndex,
+    vault,
+    providers,
+    metrics,
+    risk,
+    webhooks,
+    refunds,
+    checkout,
+    /** This instance's own address (set once the server listens): where the sandbox delivers its webhooks by default. */
+    selfUrl: undefined as string | undefined,
+    async close() {
+      await risk.close();
+      redis?.disconnect();
+      await database.close();
+    },
+  };
+}
+
+export type Gateway = Awaited<ReturnType<typeof createGateway>>;

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import path from 'node:path';
+import { envBoolean, envOptionalBoolean, envInt, envSecret, envString, envUrl } from './env';
+import { ConfigError, Env, parseSettings, SettingIssue } from './settings';
+import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settings';
+import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
+import { riskSettingsSchema, RiskSettings } from '../risk/settings';
+
+export { ConfigError } from './settings';
+export type { Env } from './settings';
+
+const coreSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: envString(),
+  PORT: envInt(8080, 0, 65535),
+  PUBLIC_BASE_URL: envUrl(['http', 'https']),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: envInt(0, 0, 10),
+  DATABASE_URL: envUrl(['postgres', 'postgresql']),
+  DATABASE_POOL_SIZE: envInt(10, 1, 200),
+  DATA_DIR: z.string().default('./data'),
+  ALLOW_EMBEDDED_DATABASE: envBoolean(false),
+  ALLOW_GENERATED_KEYS: envBoolean(false),
+  REDIS_URL: envUrl(['redis', 'rediss']),
+  ENCRYPTION_KEYS: envString(),
+  BLIND_INDEX_KEY: envString(),
+  APP_JWT_ISSUER: envString(),
+  APP_JWT_AUDIENCE: envString(),
+  APP_JWKS_URL: envUrl(['http', 'https']),
+  APP_JWT_PUBLIC_KEY: envString(),
+  CATALOG_FILE: envString(),
+  SANDBOX_ENABLED: envOptionalBoolean(),
+  SANDBOX_WEBHOOK_SECRET: envSecret(16),
+  SANDBOX_WEBHOOK_URL: envUrl(['http', 'https']),
+  IDEMPOTENCY_TTL_HOURS: envInt(24, 24, 24 * 30),
+  RATE_LIMIT_IP_PER_MINUTE: envInt(600, 1, 1_000_000),
+  RATE_LIMIT_USER_PER_MINUTE: envInt(120, 1, 1_000_000),
+  SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
+});
+
+export type Config = ReturnType<typeof buildConfig>;
+
+function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings) {
+  const production = core.NODE_ENV === 'production';
+  const port = core.PORT;
+  return {
+    env: core.NODE_ENV,
+    production,
+    host: core.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
+    port,
+    publicBaseUrl: (core.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/$/, ''),
+    logLevel: core.LOG_LEVEL,
+    trustProxy: core.TRUST_PROXY,
+    database: { url: core.DATABASE_URL, poolSize: core.DATABASE_POOL_SIZE },
+    dataDir: path.resolve(core.DATA_DIR),
+    redisUrl: core.REDIS_URL,
+    keys: {
+      encryptionKeys: core.ENCRYPTION_KEYS,
+      blindIndexKey: core.BLIND_INDEX_KEY,
+      generatedAllowed: !production || core.ALLOW_GENERATED_KEYS,
+    },
+    auth: {
+      issuer: core.APP_JWT_ISSUER ?? 'kalos-pay-embedded',
+      audience: core.APP_JWT_AUDIENCE ?? 'kalos-pay',
+      jwksUrl: core.APP_JWKS_URL,
+      publicKey: core.APP_JWT_PUBLIC_KEY,
+    },
+    catalogFile: core.CATALOG_FILE ?? path.resolve(__dirname, '../../config/catalog.json'),
+    sandbox: {
+      enabled: core.SANDBOX_ENABLED ?? !production,
+      webhookSecret: core.SANDBOX_WEBHOOK_SECRET,
+      webhookUrl: core.SANDBOX_WEBHOOK_URL,
+    },
+    idempotencyTtlHours: core.IDEMPOTENCY_TTL_HOURS,
+    rateLimit: { ipPerMinute: core.RATE_LIMIT_IP_PER_MINUTE, userPerMinute: core.RATE_LIMIT_USER_PER_MINUTE },
+    shutdownGraceMs: core.SHUTDOWN_GRACE_MS,
+    stripe,
+    alipay,
+    risk,
+  };
+}
+
+/** Production refuses the conveniences meant for a laptop unless they are switched on by name. */
+function productionIssues(core: z.infer<typeof coreSchema>): SettingIssue[] {
+  if (core.NODE_ENV !== 'production') return [];
+  const issues: SettingIssue[] = [];
+  if (!core.DATABASE_URL && !core.ALLOW_EMBEDDED_DATABASE) {
+    issues.push({ setting: 'DATABASE_URL', message: 'is required in production (or set ALLOW_EMBEDDED_DATABASE=true)' });
+  }
+  if (!core.ALLOW_GENERATED_KEYS) {
+    if (!core.ENCRYPTION_KEYS) issues.push({ setting: 'ENCRYPTION_KEYS', message: 'is required in production (or set ALLOW_GENERATED_KEYS=true)' });
+    if (!core.BLIND_INDEX_KEY) issues.push({ setting: 'BLIND_INDEX_KEY', message: 'is required in production (or set ALLOW_GENERATED_KEYS=true)' });
+    if (!core.APP_JWKS_URL && !core.APP_JWT_PUBLIC_KEY) {
+      issues.push({ setting: 'APP_JWKS_URL', message: 'or APP_JWT_PUBLIC_KEY is required in production (or set ALLOW_GENERATED_KEYS=true)' });
+    }
+    if (core.SANDBOX_ENABLED && !core.SANDBOX_WEBHOOK_SECRET) {
+      issues.push({ setting: 'SANDBOX_WEBHOOK_SECRET', message: 'is required when SANDBOX_ENABLED=true in production' });
+    }
+  }
+  if (core.APP_JWT_ISSUER === undefined && (core.APP_JWKS_URL || core.APP_JWT_PUBLIC_KEY)) {
+    issues.push({ setting: 'APP_JWT_ISSUER', message: 'is required when the app tokens come from your identity service' });
+  }
+  return issues;
+}
+
+/** Reads and validates every setting at once, so start-up reports all problems together, one line each. */
+export function loadConfig(env: Env = process.env): Config {
+  const core = parseSettings(coreSchema, env);
+  const stripe = parseSettings(stripeSettingsSchema, env);
+  const alipay = parseSettings(alipaySettingsSchema, env);
+  const risk = parseSettings(riskSettingsSchema, env);
+  const issues = [...core.issues, ...stripe.issues, ...alipay.issues, ...risk.issues];
+  if (core.value) issues.push(...productionIssues(core.value));
+  if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
+  return buildConfig(core.value, stripe.value, alipay.value, risk.value);
+}

@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DataSource } from 'typeorm';
+import { migrations } from '../../migrations';
+import { Database } from './database';
+
+export interface DatabaseOptions {
+  /** postgres://… for a real server; undefined starts the embedded PostgreSQL (PGlite) in `dataDir`. */
+  url?: string;
+  dataDir: string;
+  poolSize: number;
+  /** Run pending migrations before answering (start-up, tests). `npm run migrate` does it on its own too. */
+  migrate: boolean;
+}
+
+export interface DatabaseHandle {
+  db: Database;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded mode runs PGlite (PostgreSQL compiled to WebAssembly) behind its wire-protocol socket on a
+ * loopback port, so the gateway uses the very same `pg` driver, SQL and migrations as in production. One
+ * connection: transactions queue on the pool instead of interleaving.
+ */
+async function startEmbedded(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const location = dataDir === 'memory://' ? dataDir : path.join(dataDir, 'pgdata');
+  if (location !== 'memory://') fs.mkdirSync(location, { recursive: true, mode: 0o700 });
+  const pglite = await PGlite.create(location);
+  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0 });
+  await server.start();
+  return {
+    url: `postgres://postgres@${server.getServerConn()}/postgres`,
+    async stop() {
+      await server.stop();
+      await pglite.close();
+    },
+  };
+}
+
+export async function connectDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  const embedded = options.url ? undefined : await startEmbedded(options.dataDir);
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: options.url ?? embedded!.url,
+    poolSize: embedded ? 1 : options.poolSize,
+    migrations,
+    migrationsTableName: 'schema_migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    logging: false,
+    installExtensions: false,
+    applicationName: 'kalos-pay',
+  });
+  try {
+    await dataSource.initialize();
+    if (options.migrate) await dataSource.runMigrations();
+  } catch (error) {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await embedded?.stop();
+    throw error;
+  }
+  return {
+    db: new Database(dataSource),
+    embedded: embedded !== undefined,
+    async close() {
+      await dataSource.destroy();
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { DataSource, QueryRunner } from 'typeorm';
+
+/**
+ * The gateway talks to PostgreSQL in plain SQL through TypeORM's pool and transactions: the payment state
+ * machine depends on row locks, conditional updates and unique constraints, which read best as SQL.
+ * TypeORM also owns the migrations (the only way the schema changes).
+ */
+export interface Sql {
+  many<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  one<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T | undefined>;
+}
+
+async function records<T>(runner: QueryRunner, text: string, params: unknown[] = []): Promise<T[]> {
+  const result = await runner.query(text, params, true);
+  return (result.records ?? []) as T[];
+}
+
+class RunnerSql implements Sql {
+  constructor(private readonly runner: QueryRunner) {}
+  many<T>(text: string, params?: unknown[]): Promise<T[]> {
+    return records<T>(this.runner, text, params);
+  }
+  async one<T>(text: string, params?: unknown[]): Promise<T | undefined> {
+    return (await this.many<T>(text, params))[0];
+  }
+}
+
+export class Database implements Sql {
+  constructor(readonly dataSource: DataSource) {}
+
+  async many<T>(text: string, params?: unknown[]): Promise<T[]> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return await records<T>(runner, text, params);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  async one<T>(text: string, params?: unknown[]): Promise<T | undefined> {
+    return (await this.many<T>(text, params))[0];
+  }
+
+  /**
+   * Runs `work` in one READ COMMITTED transaction. Everything inside must use `tx`, never `this`: the
+   * embedded database has a single connection, and a query outside the transaction would wait on it forever.
+   */
+  transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction('READ COMMITTED', (manager) => {
+      if (!manager.queryRunner) throw new Error('TypeORM transaction without a query runner');
+      return work(new RunnerSql(manager.queryRunner));
+    });
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.one('SELECT 1 AS ok');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import express, { Express, NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
+import pinoHttp from 'pino-http';
+import type { Gateway } from '../app/context';
+import { catalogRouter } from '../catalog/routes';
+import { opsRouter } from '../ops/routes';
+import { paymentsRouter } from '../payments/routes';
+import { sandboxRouter } from '../providers/sandbox/routes';
+import { webhooksRouter } from '../webhooks/routes';
+import { requireAppUser } from './auth';
+import { errorHandler, unknownRoute } from './errors';
+import { refuseCardData, requireJsonBody } from './guards';
+import { createRateLimits } from './rate-limit';
+import { requestId } from './request-id';
+
+function recordMetrics(gateway: Gateway) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const stop = gateway.metrics.httpRequests.startTimer();
+    res.on('finish', () => stop({ method: req.method, route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }));
+    next();
+  };
+}
+
+/** HTTP is a thin shell: parse, authenticate, call a domain service, serialise. */
+export function createApp(gateway: Gateway): Express {
+  const { config } = gateway;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('etag', false);
+
+  const limits = createRateLimits({
+    redis: gateway.redis,
+    ipPerMinute: config.rateLimit.ipPerMinute,
+    userPerMinute: config.rateLimit.userPerMinute,
+    hashKey: (kind, value) => gateway.blindIndex.hash(kind, value),
+  });
+  const authenticate = [requireAppUser(gateway.tokens), limits.byUser];
+
+  app.use(requestId);
+  app.use(pinoHttp({ logger: gateway.logger, genReqId: (_req, res) => (res as Response).locals.requestId, quietReqLogger: true }));
+  app.use(helmet());
+  app.use(recordMetrics(gateway));
+  app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics, publicBaseUrl: config.publicBaseUrl }));
+  app.use('/v1', limits.byIp);
+  app.use(webhooksRouter(gateway.webhooks));
+  app.use(requireJsonBody, express.json({ limit: '100kb', strict: true }), refuseCardData);
+  app.use(catalogRouter(gateway.catalog, authenticate));
+  app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate }));
+  if (gateway.providers.get('sandbox') && gateway.keys.sandboxWebhookSecret) {
+    app.use(
+      sandboxRouter({
+        db: gateway.db,
+        vault: gateway.vault,
+        webhookSecret: gateway.keys.sandboxWebhookSecret,
+        webhookUrl: () => config.sandbox.webhookUrl ?? `${gateway.selfUrl}/v1/webhooks/sandbox`,
+        authenticate,
+      }),
+    );
+  }
+  app.use(unknownRoute);
+  app.use(errorHandler(gateway.logger));
+  return app;
+}

@@ -1,0 +1,48 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { ApiError } from '../shared/errors';
+
+export function sendError(res: Response, error: ApiError): void {
+  for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
+  res.status(error.status).json({
+    error: {
+      type: error.type,
+      code: error.code,
+      message: error.message,
+      ...(error.param ? { param: error.param } : {}),
+      request_id: res.locals.requestId,
+    },
+  });
+}
+
+/** body-parser reports its own failures with a `type`; they are the caller's mistakes, not ours. */
+function fromBodyParser(error: { type?: string; status?: number }): ApiError | undefined {
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return new ApiError(400, 'invalid_request_error', 'invalid_json', 'The request body is not valid JSON.', { param: 'body' });
+    case 'entity.too.large':
+      return new ApiError(413, 'invalid_request_error', 'body_too_large', 'The request body is larger than 100 kB.', { param: 'body' });
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ApiError(415, 'invalid_request_error', 'unsupported_media_type', 'The request body must be UTF-8 JSON.', { param: 'Content-Type' });
+    case 'request.aborted':
+      return new ApiError(400, 'invalid_request_error', 'request_aborted', 'The request was aborted before its body arrived.');
+    default:
+      return undefined;
+  }
+}
+
+/** Last middleware: known errors become the public error object; anything else is a logged, generic 500. */
+export function errorHandler(logger: Logger) {
+  return (error: unknown, req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) return next(error);
+    const known = error instanceof ApiError ? error : fromBodyParser(error as { type?: string });
+    if (known) return sendError(res, known);
+    logger.error({ err: error, requestId: res.locals.requestId, route: req.route?.path }, 'unhandled error');
+    sendError(res, new ApiError(500, 'api_error', 'internal_error', 'Something went wrong on our side. Quote the request id if you contact support.'));
+  };
+}
+
+export function unknownRoute(req: Request, res: Response): void {
+  sendError(res, new ApiError(404, 'not_found', 'resource_missing', `No route for ${req.method} ${req.path}.`, { param: 'path' }));
+}

@@ -1,0 +1,51 @@
+import type { NextFunction, Request, Response } from 'express';
+import type Redis from 'ioredis';
+import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { ApiError } from '../shared/errors';
+
+export interface RateLimitOptions {
+  redis?: Redis;
+  ipPerMinute: number;
+  userPerMinute: number;
+  /** Keys are keyed hashes: Redis never holds a raw IP or user id. */
+  hashKey: (kind: 'ip' | 'user', value: string) => string;
+}
+
+function limiter(redis: Redis | undefined, keyPrefix: string, points: number): RateLimiterAbstract {
+  const memory = new RateLimiterMemory({ keyPrefix, points, duration: 60 });
+  if (!redis) return memory;
+  // If Redis is unreachable, each instance falls back to its own in-process budget instead of failing requests.
+  return new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60, insuranceLimiter: memory });
+}
+
+function tooMany(rejection: RateLimiterRes): ApiError {
+  const seconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+  return new ApiError(429, 'rate_limit_error', 'rate_limited', `Too many requests; retry in ${seconds} s.`, {
+    headers: { 'Retry-After': String(seconds) },
+  });
+}
+
+async function consume(limit: RateLimiterAbstract, key: string): Promise<void> {
+  try {
+    await limit.consume(key);
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) throw tooMany(rejection);
+    throw rejection;
+  }
+}
+
+export function createRateLimits(options: RateLimitOptions) {
+  const perIp = limiter(options.redis, 'kalos:rl:ip', options.ipPerMinute);
+  const perUser = limiter(options.redis, 'kalos:rl:user', options.userPerMinute);
+  return {
+    byIp: async (req: Request, _res: Response, next: NextFunction) => {
+      await consume(perIp, options.hashKey('ip', req.ip ?? 'unknown'));
+      next();
+    },
+    /** Runs after authentication, so it counts the verified subject. */
+    byUser: async (_req: Request, res: Response, next: NextFunction) => {
+      await consume(perUser, options.hashKey('user', (res.locals.user as { id: string }).id));
+      next();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import type { Database } from '../db/database';
+import type { ProviderRegistry } from '../providers/registry';
+import { ProviderError } from '../providers/types';
+import type { WebhookService } from '../webhooks/service';
+import { AWAITING_PROVIDER_STATUSES } from './status';
+
+export interface ReconcileDeps {
+  db: Database;
+  providers: ProviderRegistry;
+  webhooks: Pick<WebhookService, 'applyEvent'>;
+  logger: Logger;
+}
+
+export interface ReconcileSummary {
+  examined: number;
+  changed: number;
+  failed: number;
+}
+
+/**
+ * Settles payments whose webhook never came: asks the provider where each stuck payment stands and feeds
+ * the answer through the webhook path as a synthetic event (keyed by the observation, so running
+ * reconcile twice, or alongside a late webhook, has effect once).
+ */
+export async function reconcileStuckPayments(deps: ReconcileDeps, options: { olderThanSeconds: number; limit?: number }): Promise<ReconcileSummary> {
+  const stuck = await deps.db.many<{ id: string; provider: string; provider_ref: string; amount: string; currency: string }>(
+    `SELECT id, provider, provider_ref, amount, currency FROM payments
+      WHERE status = ANY($1) AND provider_ref IS NOT NULL AND updated_at < now() - make_interval(secs => $2)
+      ORDER BY updated_at LIMIT $3`,
+    [AWAITING_PROVIDER_STATUSES, options.olderThanSeconds, options.limit ?? 500],
+  );
+  const summary: ReconcileSummary = { examined: stuck.length, changed: 0, failed: 0 };
+  for (const row of stuck) {
+    const provider = deps.providers.get(row.provider);
+    if (!provider) continue;
+    try {
+      const money = { amount: Number(row.amount), currency: row.currency };
+      const snapshot = await provider.fetchStatus({ paymentId: row.id, providerRef: row.provider_ref, money });
+      const { outcome } = await deps.webhooks.applyEvent(provider.name, {
+        kind: 'payment',
+        eventId: `reconcile:${snapshot.observationId}`,
+        ref: { paymentId: row.id },
+        state: snapshot.state,
+        money: snapshot.money,
+      });
+      if (outcome === 'applied' || outcome === 'amount_mismatch') summary.changed += 1;
+    } catch (error) {
+      summary.failed += 1;
+      const kind = error instanceof ProviderError ? error.kind : 'unexpected';
+      deps.logger.warn({ err: error, paymentId: row.id, kind }, 'reconcile could not settle a payment');
+    }
+  }
+  return summary;
+}

@@ -1,0 +1,48 @@
+/**
+ * Card numbers must never reach us: card entry happens in the provider's SDK. Any string that holds a
+ * Luhn-valid run of 13–19 digits (single spaces or dashes allowed between digits) is refused before the
+ * request is processed, and the offending value is neither stored, logged nor echoed.
+ */
+const DIGIT_RUN = /\d(?:[ -]?\d)*/g;
+
+function passesLuhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let digit = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      digit *= 2;
+      if (digit > 9) digit -= 9;
+    }
+    sum += digit;
+  }
+  return sum % 10 === 0;
+}
+
+export function looksLikeCardNumber(text: string): boolean {
+  for (const match of text.matchAll(DIGIT_RUN)) {
+    const digits = match[0].replace(/[ -]/g, '');
+    if (digits.length >= 13 && digits.length <= 19 && passesLuhn(digits)) return true;
+  }
+  return false;
+}
+
+/** Returns the dotted path of the first string field (or object key) that holds card data, if any. */
+export function findCardData(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return looksLikeCardNumber(value) ? path || '(body)' : undefined;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = findCardData(item, `${path}[${index}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const childPath = path ? `${path}.${key}` : key;
+      if (looksLikeCardNumber(key)) return childPath;
+      const found = findCardData(item, childPath);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}

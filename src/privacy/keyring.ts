@@ -1,0 +1,78 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+
+/**
+ * Envelope encryption. Master keys (from configuration, never stored) wrap per-subject data keys; data keys
+ * encrypt fields. Every wrapped key carries its master key id, so a new master key can be introduced first
+ * in ENCRYPTION_KEYS (it becomes active) while older ones still unwrap existing data keys.
+ */
+export interface MasterKey {
+  id: string;
+  key: Buffer;
+}
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export function sealAesGcm(key: Buffer, plaintext: Buffer, aad: string): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+export function openAesGcm(key: Buffer, sealed: string, aad: string): Buffer {
+  const raw = Buffer.from(sealed, 'base64url');
+  const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+  return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]);
+}
+
+export class MasterKeyring {
+  private readonly byId: Map<string, Buffer>;
+
+  constructor(private readonly keys: MasterKey[]) {
+    if (keys.length === 0) throw new Error('At least one master key is required');
+    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  get activeId(): string {
+    return this.keys[0].id;
+  }
+
+  wrap(dataKey: Buffer, subjectHash: string): { masterKeyId: string; wrapped: string } {
+    const active = this.keys[0];
+    return { masterKeyId: active.id, wrapped: sealAesGcm(active.key, dataKey, `subject-key:${subjectHash}`) };
+  }
+
+  unwrap(masterKeyId: string, wrapped: string, subjectHash: string): Buffer {
+    const key = this.byId.get(masterKeyId);
+    if (!key) throw new Error(`Master key ${masterKeyId} is not configured; add it to ENCRYPTION_KEYS`);
+    return openAesGcm(key, wrapped, `subject-key:${subjectHash}`);
+  }
+}
+
+/** Parses `id:base64key,id2:base64key` (first = active). Throws a message naming the problem, never the key. */
+export function parseMasterKeys(text: string): MasterKey[] {
+  return text.split(',').map((entry, index) => {
+    const [id, encoded, ...rest] = entry.trim().split(':');
+    if (!id || !encoded || rest.length > 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      throw new Error(`entry ${index + 1} must be <key id>:<base64 of 32 random bytes>`);
+    }
+    const key = Buffer.from(encoded, 'base64');
+    if (key.length !== 32) throw new Error(`key "${id}" must decode to exactly 32 bytes (got ${key.length})`);
+    return { id, key };
+  });
+}
+
+/** Keyed blind index: finds rows by a personal value without storing or comparing the value itself. */
+export class BlindIndex {
+  constructor(private readonly key: Buffer) {
+    if (key.length < 32) throw new Error('The blind index key must be at least 32 bytes');
+  }
+
+  hash(purpose: 'user' | 'device' | 'ip' | 'idempotency', value: string): string {
+    return createHmac('sha256', this.key).update(`${purpose}\u0000${value}`).digest('base64url');
+  }
+}

@@ -1,0 +1,63 @@
+import { Request, RequestHandler, Response, Router } from 'express';
+import type { Database } from '../../db/database';
+import { appUser } from '../../http/auth';
+import { bearerAuth, commonErrors, errorSchema, openapi } from '../../http/openapi-registry';
+import { parseInput } from '../../http/validation';
+import { findPayment, findUserPayment } from '../../payments/payment';
+import { paymentIdParamsSchema, paymentSchema, sandboxCompleteSchema } from '../../payments/schemas';
+import { paymentView } from '../../payments/views';
+import type { PersonalDataVault } from '../../privacy/vault';
+import { ApiError, invalidStateTransition, notFound } from '../../shared/errors';
+import { newId } from '../../shared/ids';
+import { buildSandboxWebhook } from './provider';
+
+openapi.registerPath({
+  method: 'post',
+  path: '/v1/sandbox/payments/{id}/complete',
+  summary: 'Sandbox only: pay (or fail) a sandbox payment',
+  description: 'The sandbox sends its signed webhook through the normal webhook path and answers with the payment as it then stands.',
+  security: [{ [bearerAuth.name]: [] }],
+  request: { params: paymentIdParamsSchema, body: { content: { 'application/json': { schema: sandboxCompleteSchema } } } },
+  responses: {
+    200: { description: 'The payment after the webhook', content: { 'application/json': { schema: paymentSchema } } },
+    409: { description: 'The payment is not waiting for payment', content: { 'application/json': { schema: errorSchema } } },
+    ...commonErrors,
+  },
+});
+
+export interface SandboxRouterDeps {
+  db: Database;
+  vault: PersonalDataVault;
+  webhookSecret: string;
+  webhookUrl: () => string;
+  authenticate: RequestHandler[];
+}
+
+/** Plays the provider's part: signs a webhook and posts it over HTTP to the gateway, as a real provider would. */
+async function deliver(url: string, webhook: { body: Buffer; headers: Record<string, string> }): Promise<void> {
+  const response = await fetch(url, { method: 'POST', body: webhook.body, headers: webhook.headers, signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) {
+    throw new ApiError(502, 'api_error', 'sandbox_delivery_failed', 'The sandbox could not deliver its webhook; try again.');
+  }
+}
+
+export function sandboxRouter(deps: SandboxRouterDeps): Router {
+  const router = Router();
+  router.post('/v1/sandbox/payments/:id/complete', ...deps.authenticate, async (req: Request, res: Response) => {
+    const { id } = parseInput(paymentIdParamsSchema, req.params, 'path');
+    const { outcome } = parseInput(sandboxCompleteSchema, req.body ?? {}, 'body');
+    const payment = await findUserPayment(deps.db, deps.vault.userHash(appUser(res).id), id);
+    if (!payment || payment.provider !== 'sandbox') throw notFound('sandbox payment');
+    if (payment.status !== 'requires_payment' && payment.status !== 'processing') {
+      throw invalidStateTransition(`A ${payment.status} payment cannot be completed.`);
+    }
+    const event = {
+      id: newId('evt'),
+      type: outcome === 'succeeded' ? ('payment.succeeded' as const) : ('payment.failed' as const),
+      data: { payment_id: payment.id, amount: payment.amount, currency: payment.currency },
+    };
+    await deliver(deps.webhookUrl(), buildSandboxWebhook(deps.webhookSecret, event));
+    res.json(paymentView((await findPayment(deps.db, payment.id))!));
+  });
+  return router;
+}

@@ -1,0 +1,58 @@
+import type { Sql } from '../db/database';
+import type { Money } from '../shared/money';
+import type { ProviderName } from '../providers/types';
+
+/**
+ * What the checkout hands the risk engine. Raw identifiers live here only in memory, for the length of one
+ * decision; anything the engine stores or counts must use the keyed hashes.
+ */
+export interface RiskInput {
+  paymentId: string;
+  userId: string;
+  userHash: string;
+  device: { id: string; hash: string; model: string; os: string; osVersion: string; emulator: boolean; rooted: boolean };
+  ipAddress: string;
+  location?: { lat: number; lon: number };
+  claims: { minor: boolean; guardianConsent: boolean; country?: string };
+  money: Money;
+  sku: string;
+  quantity: number;
+  provider: ProviderName;
+  now: Date;
+}
+
+export type RiskDecision = 'allow' | 'challenge' | 'review' | 'block';
+
+export interface RiskAssessment {
+  decision: RiskDecision;
+  /** With `block`: which refusal the caller sees. `guardian_consent_required` answers 403 instead of 402. */
+  blockCode?: 'payment_blocked' | 'guardian_consent_required';
+  /** 0–100, higher is riskier. */
+  score: number;
+  /** Opaque to the checkout: what the engine wants journaled with the payment (rule hits, features, ruleset version). */
+  journal: unknown;
+}
+
+export interface RiskEngine {
+  /**
+   * Decides a checkout before any provider session exists. Never throws for an outage: it applies its fail mode.
+   * Runs inside the checkout's transaction: read the database only through `sql` (the embedded database has a
+   * single connection, so a query through the pool would wait forever).
+   */
+  assess(input: RiskInput, sql: Sql): Promise<RiskAssessment>;
+  /** Stores the decision with the payment, inside the checkout's transaction. */
+  record(tx: Sql, paymentId: string, assessment: RiskAssessment): Promise<void>;
+  /**
+   * Told after a payment's status change is committed (e.g. to count failed payments per user).
+   * Must not throw: the change is already durable.
+   */
+  paymentStatusChanged?(change: PaymentStatusChange): Promise<void>;
+}
+
+export interface PaymentStatusChange {
+  paymentId: string;
+  userHash: string;
+  deviceHash: string;
+  status: string;
+  at: Date;
+}

@@ -1,0 +1,119 @@
+import { aDevice, checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
+import { signAppToken } from '../../src/auth/embedded-issuer';
+import { generateKeyPairSync } from 'node:crypto';
+
+/** Every 4xx code of the contract, provoked on purpose: status, type, code and param, never a stack trace. */
+describe('bad input gets a clear JSON error', () => {
+  let test: TestGateway;
+  let token: string;
+
+  beforeAll(async () => {
+    test = await startTestGateway({ env: { RATE_LIMIT_USER_PER_MINUTE: '1000' }, captureLogs: true });
+    token = await test.token('careless');
+  });
+  afterAll(() => test.stop());
+
+  const post = (body: unknown, headers: Record<string, string> = {}) => {
+    const request = test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).set('Idempotency-Key', newKey());
+    for (const [name, value] of Object.entries(headers)) request.set(name, value);
+    return request.send(body as object);
+  };
+  const valid = () => ({ sku: 'gems_600', provider: 'sandbox', device: aDevice({ id: 'careless-phone' }) });
+
+  const expired = async () =>
+    signAppToken(
+      { privateKeyPem: test.gateway.keys.embeddedJwt!.privateKeyPem, iss: test.gateway.config.auth.issuer, aud: test.gateway.config.auth.audience },
+      { sub: 'careless', expiresInSeconds: -60 },
+    );
+  const foreignSigned = async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return signAppToken(
+      { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), iss: test.gateway.config.auth.issuer, aud: test.gateway.config.auth.audience },
+      { sub: 'careless' },
+    );
+  };
+
+  type Case = [string, () => Promise<{ status: number; body: { error: Record<string, unknown> }; headers: Record<string, string> }>, number, string, string, string | undefined];
+  const cases: Case[] = [
+    ['missing sku', () => post({ ...valid(), sku: undefined }), 400, 'invalid_request_error', 'parameter_missing', 'sku'],
+    ['missing device id', () => post({ ...valid(), device: { ...aDevice(), id: undefined } }), 400, 'invalid_request_error', 'parameter_missing', 'device.id'],
+    ['quantity out of range', () => post({ ...valid(), quantity: 100 }), 400, 'invalid_request_error', 'parameter_invalid', 'quantity'],
+    ['quantity as a float', () => post({ ...valid(), quantity: 1.5 }), 400, 'invalid_request_error', 'parameter_invalid', 'quantity'],
+    ['unknown provider', () => post({ ...valid(), provider: 'paypal' }), 400, 'invalid_request_error', 'parameter_invalid', 'provider'],
+    ['provider not enabled here', () => post({ ...valid(), provider: 'stripe' }), 400, 'invalid_request_error', 'parameter_invalid', 'provider'],
+    ['latitude out of range', () => post({ ...valid(), location: { lat: 91, lon: 0 } }), 400, 'invalid_request_error', 'parameter_invalid', 'location.lat'],
+    ['a client-sent price', () => post({ ...valid(), amount: 1 }), 400, 'invalid_request_error', 'parameter_unknown', 'amount'],
+    ['unknown sku', () => post({ ...valid(), sku: 'gems_999999' }), 400, 'invalid_request_error', 'unknown_sku', 'sku'],
+    ['a card number in a field', () => post({ ...valid(), device: aDevice({ model: '4242 4242 4242 4242' }) }), 400, 'invalid_request_error', 'card_data_not_accepted', 'device.model'],
+    ['a dashed card number in an unknown field', () => post({ ...valid(), card: '5555-5555-5555-4444' }), 400, 'invalid_request_error', 'card_data_not_accepted', 'card'],
+    ['malformed JSON', () => test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).set('Idempotency-Key', newKey()).set('Content-Type', 'application/json').send('{"sku": '), 400, 'invalid_request_error', 'invalid_json', 'body'],
+    ['missing Idempotency-Key', () => test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).send(valid()), 400, 'invalid_request_error', 'parameter_missing', 'Idempotency-Key'],
+    ['an Idempotency-Key over 255 characters', () => post(valid(), { 'Idempotency-Key': 'k'.repeat(256) }), 400, 'invalid_request_error', 'parameter_invalid', 'Idempotency-Key'],
+    ['bad starting_after', () => test.http.get('/v1/orders?starting_after=pay_nope').set('Authorization', `Bearer ${token}`), 400, 'invalid_request_error', 'parameter_invalid', 'starting_after'],
+    ['limit over 100', () => test.http.get('/v1/orders?limit=101').set('Authorization', `Bearer ${token}`), 400, 'invalid_request_error', 'parameter_invalid', 'limit'],
+    ['no token', () => test.http.get('/v1/orders'), 401, 'authentication_error', 'token_missing', undefined],
+    ['a garbage token', () => test.http.get('/v1/orders').set('Authorization', 'Bearer not.a.jwt'), 401, 'authentication_error', 'token_invalid', undefined],
+    ['a token signed by someone else', async () => test.http.get('/v1/orders').set('Authorization', `Bearer ${await foreignSigned()}`), 401, 'authentication_error', 'token_invalid', undefined],
+    ['an expired token', async () => test.http.get('/v1/orders').set('Authorization', `Bearer ${await expired()}`), 401, 'authentication_error', 'token_expired', undefined],
+    ['an unknown order', () => test.http.get('/v1/orders/pay_missing').set('Authorization', `Bearer ${token}`), 404, 'not_found', 'resource_missing', 'id'],
+    ['an unknown route', () => test.http.get('/v1/nothing-here'), 404, 'not_found', 'resource_missing', 'path'],
+    ['a body over 100 kB', () => post({ ...valid(), padding: 'x'.repeat(110_000) }), 413, 'invalid_request_error', 'body_too_large', 'body'],
+    ['a form-encoded body', () => test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).set('Idempotency-Key', newKey()).type('form').send('sku=gems_600'), 415, 'invalid_request_error', 'unsupported_media_type', 'Content-Type'],
+  ];
+
+  it.each(cases)('%s', async (_label, send, status, type, code, param) => {
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.body.error).toMatchObject({ type, code });
+    expect(res.body.error.param).toBe(param);
+    expect(typeof res.body.error.message).toBe('string');
+    expect(res.body.error.request_id).toBe(res.headers['x-request-id']);
+    expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(|node_modules|\.ts:\d+/);
+  });
+
+  it('never echoes a refused card number, in the body or the logs', async () => {
+    const res = await post({ ...valid(), device: aDevice({ model: '4111111111111111' }) });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).not.toContain('4111111111111111');
+    expect(test.logs.length).toBeGreaterThan(0);
+    expect(test.logs.join('\n')).not.toContain('4111111111111111');
+  });
+
+  it('accepts digit runs that are not card numbers (fail the Luhn check or too short)', async () => {
+    const res = await post({ ...valid(), device: aDevice({ id: 'careless-phone', model: '4111111111111112', os_version: '123456789012' }) });
+    expect(res.status).toBe(201);
+  });
+
+  it('answers 409 idempotency_key_reused for one key with two bodies', async () => {
+    const key = newKey();
+    expect((await checkout(test, token, { device: aDevice({ id: 'careless-phone' }) }, key)).status).toBe(201);
+    const res = await checkout(test, token, { device: aDevice({ id: 'careless-phone' }), quantity: 3 }, key);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatchObject({ type: 'idempotency_error', code: 'idempotency_key_reused', param: 'Idempotency-Key' });
+  });
+});
+
+describe('rate limits', () => {
+  let test: TestGateway;
+  beforeAll(async () => {
+    test = await startTestGateway({ env: { RATE_LIMIT_USER_PER_MINUTE: '3' } });
+  });
+  afterAll(() => test.stop());
+
+  it('answers 429 rate_limited with Retry-After once a user spends the per-minute budget', async () => {
+    const token = await test.token('hasty');
+    const statuses: number[] = [];
+    let limited;
+    for (let i = 0; i < 4; i++) {
+      const res = await test.http.get('/v1/orders').set('Authorization', `Bearer ${token}`);
+      statuses.push(res.status);
+      limited = res;
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(limited!.body.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limited' });
+    expect(Number(limited!.headers['retry-after'])).toBeGreaterThan(0);
+    const other = await test.http.get('/v1/orders').set('Authorization', `Bearer ${await test.token('patient')}`);
+    expect(other.status).toBe(200);
+  });
+});

@@ -1,0 +1,67 @@
+import { startTestGateway, TestGateway } from '../support/gateway';
+import { serverUrl } from '../support/databases';
+
+describe('operations endpoints and HTTP hygiene', () => {
+  let test: TestGateway;
+  beforeAll(async () => {
+    test = await startTestGateway();
+  });
+  afterAll(() => test.stop());
+
+  it('answers liveness and readiness', async () => {
+    expect((await test.http.get('/healthz')).body).toEqual({ status: 'ok' });
+    const ready = await test.http.get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: 'ready' });
+  });
+
+  it('exposes Prometheus metrics, including request timings', async () => {
+    await test.http.get('/healthz');
+    const res = await test.http.get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toContain('kalos_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}');
+  });
+
+  it('publishes an OpenAPI document generated from the validation schemas', async () => {
+    const res = await test.http.get('/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toBe('3.1.0');
+    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/v1/checkouts', '/v1/orders', '/v1/orders/{id}', '/v1/catalog', '/v1/webhooks/{provider}']));
+    const checkout = res.body.components.schemas.CheckoutRequest;
+    expect(checkout.required).toEqual(expect.arrayContaining(['sku', 'provider', 'device']));
+    expect(checkout.properties.quantity).toMatchObject({ minimum: 1, maximum: 99 });
+    expect(checkout.additionalProperties).toBe(false);
+  });
+
+  it('serves a human-readable API page without any CDN', async () => {
+    const res = await test.http.get('/docs/').redirects(1);
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('kalos-pay API');
+    expect(res.text).not.toMatch(/https?:\/\/(cdn|unpkg)/);
+  });
+
+  it('puts X-Request-Id on every response, sets no cookie and sends the helmet headers', async () => {
+    for (const path of ['/healthz', '/v1/orders', '/nowhere']) {
+      const res = await test.http.get(path);
+      expect(res.headers['x-request-id']).toMatch(/^req_/);
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['x-powered-by']).toBeUndefined();
+    }
+  });
+});
+
+(serverUrl() ? describe : describe.skip)('readiness without a database', () => {
+  it('answers 503 once the database is gone, and liveness stays up', async () => {
+    const test = await startTestGateway();
+    const dbName = new URL(test.sharedEnv.DATABASE_URL).pathname.slice(1);
+    const { withAdmin } = await import('../support/databases');
+    await withAdmin((admin) => admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`));
+    const ready = await test.http.get('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toEqual({ status: 'database_unreachable' });
+    expect((await test.http.get('/healthz')).status).toBe(200);
+    await test.stop();
+  });
+});

@@ -1,0 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { connectDatabase } from '../../src/db/connect';
+import { databaseUrl, serverUrl, templateName, withAdmin } from './databases';
+
+/** Migrates the template database once per run; every test database is a copy of it. */
+export default async function globalSetup(): Promise<void> {
+  process.env.KALOS_TEST_RUN = randomBytes(4).toString('hex');
+  const base = serverUrl();
+  if (!base) return;
+  await withAdmin((admin) => admin.query(`CREATE DATABASE ${templateName()}`));
+  const template = await connectDatabase({ url: databaseUrl(base, templateName()), dataDir: '', poolSize: 1, migrate: true });
+  await template.close();
+}
