@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import { invalidRequest } from '../shared/errors';
 import type { PaymentProvider, ProviderName } from './types';
 import { createSandboxProvider } from './sandbox/provider';
+import { createAlipayProvider } from './alipay/provider';
 
 export interface ProviderSecrets {
   sandboxWebhookSecret?: string;
@@ -37,5 +38,6 @@ export function createProviderRegistry(config: Config, secrets: ProviderSecrets)
   if (config.sandbox.enabled && secrets.sandboxWebhookSecret) {
     providers.push(createSandboxProvider({ webhookSecret: secrets.sandboxWebhookSecret, publicBaseUrl: config.publicBaseUrl }));
   }
+  if (config.alipay.enabled) providers.push(createAlipayProvider(config.alipay));
   return new ProviderRegistry(providers);
 }

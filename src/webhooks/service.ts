@@ -105,10 +105,14 @@ export function createWebhookService(deps: WebhookDeps) {
       ]);
     } else {
       // A refund made outside the gateway (e.g. in the provider's dashboard) still belongs in the record.
-      await tx.many(
-        "INSERT INTO refunds (id, payment_id, amount, currency, status, reason, provider_refund_id) VALUES ($1, $2, $3, $4, $5, 'provider_initiated', $6)",
-        [newId('re'), payment.id, notice.money.amount, notice.money.currency, notice.state, notice.providerRefundId ?? null],
-      );
+      // Providers that report only the running total (Alipay's refund_fee) tell us its size by difference.
+      const amount = notice.totalRefunded !== undefined ? notice.totalRefunded - (await succeededRefundTotal(tx, payment.id)) : notice.money.amount;
+      if (amount > 0) {
+        await tx.many(
+          "INSERT INTO refunds (id, payment_id, amount, currency, status, reason, provider_refund_id) VALUES ($1, $2, $3, $4, $5, 'provider_initiated', $6)",
+          [newId('re'), payment.id, amount, notice.money.currency, notice.state, notice.providerRefundId ?? null],
+        );
+      }
     }
     if (notice.state !== 'succeeded') return { outcome: 'applied', payment };
     const total = Math.max(notice.totalRefunded ?? 0, await succeededRefundTotal(tx, payment.id));
