@@ -36,6 +36,7 @@ const coreSchema = z.object({
   RATE_LIMIT_IP_PER_MINUTE: envInt(600, 1, 1_000_000),
   RATE_LIMIT_USER_PER_MINUTE: envInt(120, 1, 1_000_000),
   SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
+  RECONCILE_MIN_AGE_SECONDS: envInt(900, 0, 30 * 86_400),
 });
 
 export type Config = ReturnType<typeof buildConfig>;
@@ -65,7 +66,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
       jwksUrl: core.APP_JWKS_URL,
       publicKey: core.APP_JWT_PUBLIC_KEY,
     },
-    catalogFile: core.CATALOG_FILE ?? path.resolve(__dirname, '../../config/catalog.json'),
+    catalogFile: path.resolve(core.CATALOG_FILE ?? 'config/catalog.json'),
     sandbox: {
       enabled: core.SANDBOX_ENABLED ?? !production,
       webhookSecret: core.SANDBOX_WEBHOOK_SECRET,
@@ -74,6 +75,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     idempotencyTtlHours: core.IDEMPOTENCY_TTL_HOURS,
     rateLimit: { ipPerMinute: core.RATE_LIMIT_IP_PER_MINUTE, userPerMinute: core.RATE_LIMIT_USER_PER_MINUTE },
     shutdownGraceMs: core.SHUTDOWN_GRACE_MS,
+    reconcileMinAgeSeconds: core.RECONCILE_MIN_AGE_SECONDS,
     stripe,
     alipay,
     risk,

@@ -24,11 +24,12 @@ export interface ReconcileSummary {
  * reconcile twice, or alongside a late webhook, has effect once).
  */
 export async function reconcileStuckPayments(deps: ReconcileDeps, options: { olderThanSeconds: number; limit?: number }): Promise<ReconcileSummary> {
+  const askable = deps.providers.names.filter((name) => deps.providers.get(name)?.capabilities.statusQueries !== false);
   const stuck = await deps.db.many<{ id: string; provider: string; provider_ref: string; amount: string; currency: string }>(
     `SELECT id, provider, provider_ref, amount, currency FROM payments
-      WHERE status = ANY($1) AND provider_ref IS NOT NULL AND updated_at < now() - make_interval(secs => $2)
-      ORDER BY updated_at LIMIT $3`,
-    [AWAITING_PROVIDER_STATUSES, options.olderThanSeconds, options.limit ?? 500],
+      WHERE status = ANY($1) AND provider = ANY($2) AND provider_ref IS NOT NULL AND updated_at < now() - make_interval(secs => $3)
+      ORDER BY updated_at LIMIT $4`,
+    [AWAITING_PROVIDER_STATUSES, askable, options.olderThanSeconds, options.limit ?? 500],
   );
   const summary: ReconcileSummary = { examined: stuck.length, changed: 0, failed: 0 };
   for (const row of stuck) {

@@ -135,6 +135,8 @@ export interface ProviderCapabilities {
   manualCapture: boolean;
   /** Currencies this provider accepts; undefined means any catalog currency. */
   currencies?: readonly string[];
+  /** False when the provider keeps no remote state to ask (the sandbox): reconcile skips it. */
+  statusQueries?: boolean;
 }
 
 export interface PaymentProvider {

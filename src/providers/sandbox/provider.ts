@@ -49,7 +49,7 @@ export function createSandboxProvider(options: SandboxOptions): PaymentProvider 
     new ProviderError('sandbox', 'terminal', `The sandbox keeps no remote state, so it cannot ${what}`);
   return {
     name: 'sandbox',
-    capabilities: { manualCapture: false },
+    capabilities: { manualCapture: false, statusQueries: false },
 
     async createSession({ paymentId }) {
       return {
