@@ -82,24 +82,31 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
   };
 }
 
-/** Production refuses the conveniences meant for a laptop unless they are switched on by name. */
-function productionIssues(core: z.infer<typeof coreSchema>): SettingIssue[] {
-  if (core.NODE_ENV !== 'production') return [];
+const isSet = (value: string | undefined) => value !== undefined && value.trim() !== '';
+const isTrue = (value: string | undefined) => /^(1|true|yes|on)$/i.test(value?.trim() ?? '');
+
+/**
+ * Production refuses the conveniences meant for a laptop unless they are switched on by name. Reads the raw
+ * environment, so these lines are reported together with any malformed setting, not on the next start.
+ */
+function productionIssues(env: Env): SettingIssue[] {
+  if (env.NODE_ENV !== 'production') return [];
   const issues: SettingIssue[] = [];
-  if (!core.DATABASE_URL && !core.ALLOW_EMBEDDED_DATABASE) {
+  if (!isSet(env.DATABASE_URL) && !isTrue(env.ALLOW_EMBEDDED_DATABASE)) {
     issues.push({ setting: 'DATABASE_URL', message: 'is required in production (or set ALLOW_EMBEDDED_DATABASE=true)' });
   }
-  if (!core.ALLOW_GENERATED_KEYS) {
-    if (!core.ENCRYPTION_KEYS) issues.push({ setting: 'ENCRYPTION_KEYS', message: 'is required in production (or set ALLOW_GENERATED_KEYS=true)' });
-    if (!core.BLIND_INDEX_KEY) issues.push({ setting: 'BLIND_INDEX_KEY', message: 'is required in production (or set ALLOW_GENERATED_KEYS=true)' });
-    if (!core.APP_JWKS_URL && !core.APP_JWT_PUBLIC_KEY) {
+  if (!isTrue(env.ALLOW_GENERATED_KEYS)) {
+    for (const setting of ['ENCRYPTION_KEYS', 'BLIND_INDEX_KEY']) {
+      if (!isSet(env[setting])) issues.push({ setting, message: 'is required in production (or set ALLOW_GENERATED_KEYS=true)' });
+    }
+    if (!isSet(env.APP_JWKS_URL) && !isSet(env.APP_JWT_PUBLIC_KEY)) {
       issues.push({ setting: 'APP_JWKS_URL', message: 'or APP_JWT_PUBLIC_KEY is required in production (or set ALLOW_GENERATED_KEYS=true)' });
     }
-    if (core.SANDBOX_ENABLED && !core.SANDBOX_WEBHOOK_SECRET) {
+    if (isTrue(env.SANDBOX_ENABLED) && !isSet(env.SANDBOX_WEBHOOK_SECRET)) {
       issues.push({ setting: 'SANDBOX_WEBHOOK_SECRET', message: 'is required when SANDBOX_ENABLED=true in production' });
     }
   }
-  if (core.APP_JWT_ISSUER === undefined && (core.APP_JWKS_URL || core.APP_JWT_PUBLIC_KEY)) {
+  if (!isSet(env.APP_JWT_ISSUER) && (isSet(env.APP_JWKS_URL) || isSet(env.APP_JWT_PUBLIC_KEY))) {
     issues.push({ setting: 'APP_JWT_ISSUER', message: 'is required when the app tokens come from your identity service' });
   }
   return issues;
@@ -111,8 +118,7 @@ export function loadConfig(env: Env = process.env): Config {
   const stripe = parseSettings(stripeSettingsSchema, env);
   const alipay = parseSettings(alipaySettingsSchema, env);
   const risk = parseSettings(riskSettingsSchema, env);
-  const issues = [...core.issues, ...stripe.issues, ...alipay.issues, ...risk.issues];
-  if (core.value) issues.push(...productionIssues(core.value));
+  const issues = [...core.issues, ...stripe.issues, ...alipay.issues, ...risk.issues, ...productionIssues(env)];
   if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
   return buildConfig(core.value, stripe.value, alipay.value, risk.value);
 }

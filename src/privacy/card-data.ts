@@ -18,10 +18,26 @@ function passesLuhn(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+/**
+ * A run like "4242 4242 4242 4242 12/28" or "qty 2 4242424242424242" holds a card number next to other
+ * digits, so every stretch of whole separator-delimited groups is tried. An unbroken run of 20+ digits is
+ * not split: any long number has Luhn-valid slices, and refusing them all would refuse ordinary ids.
+ */
+function holdsCardNumber(run: string): boolean {
+  const groups = run.split(/[ -]/);
+  for (let first = 0; first < groups.length; first++) {
+    let digits = '';
+    for (let last = first; last < groups.length && digits.length < 19; last++) {
+      digits += groups[last];
+      if (digits.length >= 13 && digits.length <= 19 && passesLuhn(digits)) return true;
+    }
+  }
+  return false;
+}
+
 export function looksLikeCardNumber(text: string): boolean {
   for (const match of text.matchAll(DIGIT_RUN)) {
-    const digits = match[0].replace(/[ -]/g, '');
-    if (digits.length >= 13 && digits.length <= 19 && passesLuhn(digits)) return true;
+    if (holdsCardNumber(match[0])) return true;
   }
   return false;
 }
@@ -38,8 +54,9 @@ export function findCardData(value: unknown, path = ''): string | undefined {
   }
   if (value !== null && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
+      // A card number used as a key is reported by its parent, so the number is never echoed back.
+      if (looksLikeCardNumber(key)) return path || '(body)';
       const childPath = path ? `${path}.${key}` : key;
-      if (looksLikeCardNumber(key)) return childPath;
       const found = findCardData(item, childPath);
       if (found) return found;
     }

@@ -19,6 +19,12 @@ const CACHE_MAX = 10_000;
  */
 export class PersonalDataVault {
   private readonly cache = new Map<string, { dataKey: DataKey; expiresAt: number }>();
+  /**
+   * Keys created inside a transaction that has not committed yet, by transaction. They must not enter the
+   * shared cache: if the transaction rolls back, the key never existed, and data sealed with it later would
+   * be unreadable.
+   */
+  private readonly uncommitted = new WeakMap<Sql, Map<string, DataKey>>();
 
   constructor(
     private readonly keyring: MasterKeyring,
@@ -47,17 +53,26 @@ export class PersonalDataVault {
     if (existing) return existing;
     const key = randomBytes(32);
     const { masterKeyId, wrapped } = this.keyring.wrap(key, userHash);
-    await tx.many(
+    const created = await tx.one<{ id: string }>(
       `INSERT INTO subject_keys (id, subject_hash, master_key_id, wrapped_key) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (subject_hash) DO NOTHING`,
+       ON CONFLICT (subject_hash) DO NOTHING RETURNING id`,
       [newId('dk'), userHash, masterKeyId, wrapped],
     );
+    if (created) {
+      const dataKey = { id: created.id, key };
+      const pending = this.uncommitted.get(tx) ?? new Map<string, DataKey>();
+      this.uncommitted.set(tx, pending.set(userHash, dataKey));
+      return dataKey;
+    }
+    // Another transaction created it first (the insert waited for it to commit): read the committed key.
     const stored = await this.existingDataKey(tx, userHash);
     if (!stored) throw new Error('Subject key vanished right after it was created');
     return stored;
   }
 
   private async existingDataKey(sql: Sql, userHash: string): Promise<DataKey | undefined> {
+    const ownUncommitted = this.uncommitted.get(sql)?.get(userHash);
+    if (ownUncommitted) return ownUncommitted;
     const cached = this.cache.get(userHash);
     if (cached && cached.expiresAt > Date.now()) return cached.dataKey;
     const row = await sql.one<{ id: string; master_key_id: string; wrapped_key: string }>(
