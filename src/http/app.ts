@@ -6,6 +6,7 @@ import { catalogRouter } from '../catalog/routes';
 import { opsRouter } from '../ops/routes';
 import { paymentsRouter } from '../payments/routes';
 import { sandboxRouter } from '../providers/sandbox/routes';
+import { riskRouter } from '../risk/routes';
 import { webhooksRouter } from '../webhooks/routes';
 import { requireAppUser } from './auth';
 import { errorHandler, unknownRoute } from './errors';
@@ -47,6 +48,7 @@ export function createApp(gateway: Gateway): Express {
   app.use(requireJsonBody, express.json({ limit: '100kb', strict: true }), refuseCardData);
   app.use(catalogRouter(gateway.catalog, authenticate));
   app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate }));
+  app.use(riskRouter({ ...gateway, stepUp: config.risk.stepUp, authenticate }));
   if (gateway.providers.get('sandbox') && gateway.keys.sandboxWebhookSecret) {
     app.use(
       sandboxRouter({

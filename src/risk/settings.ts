@@ -1,6 +1,42 @@
+import path from 'node:path';
 import { z } from 'zod';
+import { envBoolean, envInt, envString } from '../config/env';
+
+export const RISK_DECISIONS = ['allow', 'challenge', 'review', 'block'] as const;
+
+/** The rules shipped with the service (relative to the working directory, as in the image); RISK_RULES_FILE replaces them. */
+export const DEFAULT_RULES_FILE = path.resolve('config/risk-rules.json');
 
 /** Risk engine settings; owned by the risk domain. */
-export const riskSettingsSchema = z.object({}).transform(() => ({}));
+export const riskSettingsSchema = z
+  .object({
+    /** false only for the benchmark's baseline: every checkout is allowed (the minor/guardian policy still holds). */
+    RISK_ENABLED: envBoolean(true),
+    RISK_RULES_FILE: envString(),
+    /** What a checkout gets when the shared counters (Redis) or the blocklist lookup cannot be reached. */
+    RISK_FAIL_MODE: z.enum(RISK_DECISIONS).default('review'),
+    /** Redis command timeout for the counters: an outage must cost a checkout milliseconds, not seconds. */
+    RISK_REDIS_TIMEOUT_MS: envInt(150, 10, 5_000),
+    RISK_REDIS_KEY_PREFIX: z.string().min(1).max(64).default('kp:risk:'),
+    /** A step-up token passes when its `amr` lists this method… */
+    RISK_STEP_UP_AMR: z.string().min(1).max(64).default('mfa'),
+    /** …or, when set, when its `acr` equals this value. */
+    RISK_STEP_UP_ACR: envString(),
+    RISK_STEP_UP_MAX_AGE_SECONDS: envInt(300, 30, 3_600),
+    RISK_STEP_UP_MAX_FAILURES: envInt(3, 1, 10),
+  })
+  .transform((env) => ({
+    enabled: env.RISK_ENABLED,
+    rulesFile: env.RISK_RULES_FILE ? path.resolve(env.RISK_RULES_FILE) : DEFAULT_RULES_FILE,
+    failMode: env.RISK_FAIL_MODE,
+    redis: { timeoutMs: env.RISK_REDIS_TIMEOUT_MS, keyPrefix: env.RISK_REDIS_KEY_PREFIX },
+    stepUp: {
+      amr: env.RISK_STEP_UP_AMR,
+      acr: env.RISK_STEP_UP_ACR,
+      maxAgeSeconds: env.RISK_STEP_UP_MAX_AGE_SECONDS,
+      maxFailures: env.RISK_STEP_UP_MAX_FAILURES,
+    },
+  }));
 
 export type RiskSettings = z.infer<typeof riskSettingsSchema>;
+export type StepUpSettings = RiskSettings['stepUp'];

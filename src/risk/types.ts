@@ -29,6 +29,8 @@ export interface RiskAssessment {
   blockCode?: 'payment_blocked' | 'guardian_consent_required';
   /** 0–100, higher is riskier. */
   score: number;
+  /** The counters or the blocklist lookup were unreachable, so the configured fail mode (RISK_FAIL_MODE) shaped the decision. */
+  failMode?: boolean;
   /** Opaque to the checkout: what the engine wants journaled with the payment (rule hits, features, ruleset version). */
   journal: unknown;
 }
@@ -55,4 +57,14 @@ export interface PaymentStatusChange {
   deviceHash: string;
   status: string;
   at: Date;
+}
+
+export type RuleReloadResult = { reloaded: true; version: string } | { reloaded: false; version: string; issues: string[] };
+
+/** What the process around the engine needs besides the checkout's calls (start-up, SIGHUP, shutdown). */
+export interface RiskRuntime extends RiskEngine {
+  /** Re-reads the rules file (SIGHUP). An invalid file changes nothing: the old rules stay in force. */
+  reload(): RuleReloadResult;
+  readonly rulesetVersion: string;
+  close(): Promise<void>;
 }

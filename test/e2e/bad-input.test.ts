@@ -1,6 +1,7 @@
 import { aDevice, checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
 import { signAppToken } from '../../src/auth/embedded-issuer';
 import { generateKeyPairSync } from 'node:crypto';
+import { addToBlocklist, toBlocklistEntry } from '../../src/risk/blocklist';
 
 /** Every 4xx code of the contract, provoked on purpose: status, type, code and param, never a stack trace. */
 describe('bad input gets a clear JSON error', () => {
@@ -10,6 +11,7 @@ describe('bad input gets a clear JSON error', () => {
   beforeAll(async () => {
     test = await startTestGateway({ env: { RATE_LIMIT_USER_PER_MINUTE: '1000' }, captureLogs: true });
     token = await test.token('careless');
+    await addToBlocklist(test.gateway.db, toBlocklistEntry('device', 'stolen-phone', test.gateway.blindIndex));
   });
   afterAll(() => test.stop());
 
@@ -55,6 +57,14 @@ describe('bad input gets a clear JSON error', () => {
     ['a garbage token', () => test.http.get('/v1/orders').set('Authorization', 'Bearer not.a.jwt'), 401, 'authentication_error', 'token_invalid', undefined],
     ['a token signed by someone else', async () => test.http.get('/v1/orders').set('Authorization', `Bearer ${await foreignSigned()}`), 401, 'authentication_error', 'token_invalid', undefined],
     ['an expired token', async () => test.http.get('/v1/orders').set('Authorization', `Bearer ${await expired()}`), 401, 'authentication_error', 'token_expired', undefined],
+    ['a blocklisted device', () => post({ ...valid(), device: aDevice({ id: 'stolen-phone' }) }), 402, 'payment_error', 'payment_blocked', undefined],
+    ['a minor without guardian consent', async () => checkout(test, await test.token('young-one', { minor: true }), { device: aDevice({ id: 'young-phone' }) }), 403, 'permission_error', 'guardian_consent_required', undefined],
+    ['completing a payment twice', async () => {
+      const created = await post(valid());
+      const complete = () => test.http.post(`/v1/sandbox/payments/${created.body.id}/complete`).set('Authorization', `Bearer ${token}`).send({ outcome: 'failed' });
+      await complete();
+      return complete();
+    }, 409, 'conflict', 'invalid_state_transition', undefined],
     ['an unknown order', () => test.http.get('/v1/orders/pay_missing').set('Authorization', `Bearer ${token}`), 404, 'not_found', 'resource_missing', 'id'],
     ['an unknown route', () => test.http.get('/v1/nothing-here'), 404, 'not_found', 'resource_missing', 'path'],
     ['a body over 100 kB', () => post({ ...valid(), padding: 'x'.repeat(110_000) }), 413, 'invalid_request_error', 'body_too_large', 'body'],
