@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import { invalidRequest } from '../shared/errors';
 import type { PaymentProvider, ProviderName } from './types';
 import { createSandboxProvider } from './sandbox/provider';
+import { createStripeProvider } from './stripe/provider';
 import { createAlipayProvider } from './alipay/provider';
 
 export interface ProviderSecrets {
@@ -38,6 +39,7 @@ export function createProviderRegistry(config: Config, secrets: ProviderSecrets)
   if (config.sandbox.enabled && secrets.sandboxWebhookSecret) {
     providers.push(createSandboxProvider({ webhookSecret: secrets.sandboxWebhookSecret, publicBaseUrl: config.publicBaseUrl }));
   }
+  if (config.stripe.enabled) providers.push(createStripeProvider(config.stripe));
   if (config.alipay.enabled) providers.push(createAlipayProvider(config.alipay));
   return new ProviderRegistry(providers);
 }

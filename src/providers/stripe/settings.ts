@@ -25,8 +25,11 @@ export const stripeSettingsSchema = z
       }
     }
     // A test publishable key with a live secret key (or the reverse) gives a Payment Sheet that can never confirm.
-    const mode = (key: string) => key.split('_')[1];
-    if (s.STRIPE_SECRET_KEY && s.STRIPE_PUBLISHABLE_KEY && mode(s.STRIPE_SECRET_KEY) !== mode(s.STRIPE_PUBLISHABLE_KEY)) {
+    // Compared only when both keys are well-formed; a malformed one is already reported on its own.
+    const mode = (key?: string) => (key ? /^(?:sk|rk|pk)_(test|live)_\w+$/.exec(key)?.[1] : undefined);
+    const secretMode = mode(s.STRIPE_SECRET_KEY);
+    const publishableMode = mode(s.STRIPE_PUBLISHABLE_KEY);
+    if (secretMode && publishableMode && secretMode !== publishableMode) {
       ctx.addIssue({ code: 'custom', path: ['STRIPE_PUBLISHABLE_KEY'], message: 'must be from the same mode (test or live) as STRIPE_SECRET_KEY' });
     }
   })
