@@ -17,6 +17,25 @@ import { createRiskEngine } from '../risk';
 import { createWebhookService } from '../webhooks/service';
 
 /**
+ * With the offline queue off, commands sent before the connection is up fail at once; waiting for it here
+ * keeps the first checkouts after a start from being treated as a Redis outage. A Redis that is down does
+ * not stop the gateway: it starts, and the fallbacks apply.
+ */
+function connected(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(false), timeoutMs);
+    const onReady = () => done(true);
+    function done(ready: boolean) {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    }
+    redis.once('ready', onReady);
+  });
+}
+
+/**
  * Everything one gateway instance runs on, wired once at start-up. Domain services take their
  * dependencies as parameters, so tests can build the same graph on a fresh database.
  */
@@ -42,6 +61,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 500 })
     : undefined;
   redis?.on('error', (error) => logger.warn({ err: error.message }, 'redis unavailable'));
+  if (redis && !(await connected(redis, 2000))) logger.warn('redis not reachable at start-up: counters use their fail mode until it is');
 
   const blindIndex = new BlindIndex(keys.blindIndexKey);
   const vault = new PersonalDataVault(new MasterKeyring(keys.masterKeys), blindIndex);
