@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { ProviderError } from '../providers/types';
 import { ApiError } from '../shared/errors';
 
 export function sendError(res: Response, error: ApiError): void {
@@ -32,10 +33,27 @@ function fromBodyParser(error: { type?: string; status?: number }): ApiError | u
   }
 }
 
+/**
+ * A provider that failed us is not the caller's fault and not a crash of ours: 503 when trying again may
+ * work (the Idempotency-Key makes that safe), 502 when the provider refused for good. The provider's own
+ * message stays in the log.
+ */
+function fromProvider(error: ProviderError): ApiError {
+  return error.kind === 'terminal'
+    ? new ApiError(502, 'api_error', 'provider_error', `The ${error.provider} provider refused the request. Try another payment method.`)
+    : new ApiError(503, 'api_error', 'provider_unavailable', `The ${error.provider} provider could not be reached. Retry with the same Idempotency-Key.`, {
+        headers: { 'Retry-After': '5' },
+      });
+}
+
 /** Last middleware: known errors become the public error object; anything else is a logged, generic 500. */
 export function errorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) return next(error);
+    if (error instanceof ProviderError) {
+      logger.warn({ err: error, requestId: res.locals.requestId, provider: error.provider, kind: error.kind }, 'provider call failed');
+      return sendError(res, fromProvider(error));
+    }
     const known = error instanceof ApiError ? error : fromBodyParser(error as { type?: string });
     if (known) return sendError(res, known);
     logger.error({ err: error, requestId: res.locals.requestId, route: req.route?.path }, 'unhandled error');

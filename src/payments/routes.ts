@@ -37,6 +37,8 @@ openapi.registerPath({
     402: json(errorSchema, 'Blocked by the risk engine (payment_blocked)'),
     403: json(errorSchema, 'A guardian must consent (guardian_consent_required)'),
     409: json(errorSchema, 'Idempotency-Key reused with another body'),
+    502: json(errorSchema, 'The provider refused the request (provider_error)'),
+    503: json(errorSchema, 'The provider could not be reached (provider_unavailable); retry with the same key'),
     ...commonErrors,
   },
 });

@@ -76,6 +76,23 @@ describe('checkout with Stripe', () => {
     expect(JSON.stringify(sent)).not.toMatch(/stripe-buyer|stripe-phone|iPhone|127\.0\.0\.1/);
   });
 
+  test('a Stripe outage answers 503 provider_unavailable, stores nothing, and the same key then succeeds', async () => {
+    const buyer = await aBuyer();
+    const key = newKey();
+    fake.failNext(500, 'api_error', 'Stripe is having a bad day');
+    const failed = await checkout(kalos, buyer.token, { provider: 'stripe', device: buyer.device }, key);
+    expect(failed.status).toBe(503);
+    expect(failed.headers['retry-after']).toBe('5');
+    expect(failed.body.error).toMatchObject({ type: 'api_error', code: 'provider_unavailable' });
+    expect(JSON.stringify(failed.body)).not.toContain('bad day');
+    const listed = await kalos.http.get('/v1/orders').set('Authorization', `Bearer ${buyer.token}`);
+    expect(listed.body.data).toEqual([]);
+
+    const retried = await checkout(kalos, buyer.token, { provider: 'stripe', device: buyer.device }, key);
+    expect(retried.status).toBe(201);
+    expect(retried.body.next_action.type).toBe('stripe_payment_sheet');
+  });
+
   test('a retried checkout returns the same payment and never opens a second intent', async () => {
     const paid = await stripeCheckout();
     const retried = await checkout(kalos, paid.token, { provider: 'stripe', device: paid.device }, paid.key);
