@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { createGateway } from '../app/context';
 import { loadConfig } from '../config';
-import { reconcileStuckPayments } from '../payments/reconcile';
+import { expireAbandonedPayments, reconcileStuckPayments } from '../payments/reconcile';
 
 /**
  * `npm run reconcile [-- --older-than <seconds>]`: asks the providers about payments stuck in
- * requires_payment / processing (their webhook never came) and settles them. Safe to run from cron on
- * several hosts at once: every change goes through the same once-only event path as webhooks.
+ * requires_payment / processing (their webhook never came) and settles them, then cancels checkouts
+ * left unpaid for PAYMENT_EXPIRY_SECONDS. Safe to run from cron on several hosts at once: every change
+ * goes through the once-only event path or the state machine's row lock.
  */
 async function main() {
   const { values } = parseArgs({ options: { 'older-than': { type: 'string' } } });
@@ -15,8 +16,10 @@ async function main() {
   if (!Number.isInteger(olderThanSeconds) || olderThanSeconds < 0) throw new Error('--older-than takes a whole number of seconds');
   const gateway = await createGateway(config);
   try {
-    const summary = await reconcileStuckPayments(gateway, { olderThanSeconds });
-    console.log(`reconcile: examined ${summary.examined}, settled ${summary.changed}, could not ask ${summary.failed}`);
+    const settled = await reconcileStuckPayments(gateway, { olderThanSeconds });
+    console.log(`reconcile: examined ${settled.examined}, settled ${settled.changed}, could not ask ${settled.failed}`);
+    const expired = await expireAbandonedPayments(gateway, { olderThanSeconds: config.paymentExpirySeconds });
+    console.log(`expire: examined ${expired.examined}, canceled ${expired.changed}, could not cancel ${expired.failed}`);
   } finally {
     await gateway.close();
   }

@@ -37,6 +37,7 @@ const coreSchema = z.object({
   RATE_LIMIT_USER_PER_MINUTE: envInt(120, 1, 1_000_000),
   SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
   RECONCILE_MIN_AGE_SECONDS: envInt(900, 0, 30 * 86_400),
+  PAYMENT_EXPIRY_SECONDS: envInt(86_400, 60, 30 * 86_400),
 });
 
 export type Config = ReturnType<typeof buildConfig>;
@@ -76,6 +77,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     rateLimit: { ipPerMinute: core.RATE_LIMIT_IP_PER_MINUTE, userPerMinute: core.RATE_LIMIT_USER_PER_MINUTE },
     shutdownGraceMs: core.SHUTDOWN_GRACE_MS,
     reconcileMinAgeSeconds: core.RECONCILE_MIN_AGE_SECONDS,
+    paymentExpirySeconds: core.PAYMENT_EXPIRY_SECONDS,
     stripe,
     alipay,
     risk,

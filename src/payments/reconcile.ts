@@ -3,6 +3,7 @@ import type { Database } from '../db/database';
 import type { ProviderRegistry } from '../providers/registry';
 import { ProviderError } from '../providers/types';
 import type { WebhookService } from '../webhooks/service';
+import { transition } from './state-machine';
 import { AWAITING_PROVIDER_STATUSES } from './status';
 
 export interface ReconcileDeps {
@@ -50,6 +51,36 @@ export async function reconcileStuckPayments(deps: ReconcileDeps, options: { old
       summary.failed += 1;
       const kind = error instanceof ProviderError ? error.kind : 'unexpected';
       deps.logger.warn({ err: error, paymentId: row.id, kind }, 'reconcile could not settle a payment');
+    }
+  }
+  return summary;
+}
+
+/**
+ * Cancels checkouts nobody paid: a payment still waiting for the payer (or for step-up verification)
+ * after `olderThanSeconds` is closed at the provider, so its session can no longer be paid, then marked
+ * `canceled`. Run after reconcileStuckPayments, so a payment that did succeed is settled first. If money
+ * arrives anyway, the webhook path holds it for review (`paid_after_cancel`) rather than losing it.
+ */
+export async function expireAbandonedPayments(deps: ReconcileDeps, options: { olderThanSeconds: number; limit?: number }): Promise<ReconcileSummary> {
+  const abandoned = await deps.db.many<{ id: string; provider: string; provider_ref: string | null; amount: string; currency: string }>(
+    `SELECT id, provider, provider_ref, amount, currency FROM payments
+      WHERE status IN ('requires_payment', 'requires_verification') AND created_at < now() - make_interval(secs => $1)
+      ORDER BY created_at LIMIT $2`,
+    [options.olderThanSeconds, options.limit ?? 500],
+  );
+  const summary: ReconcileSummary = { examined: abandoned.length, changed: 0, failed: 0 };
+  for (const row of abandoned) {
+    try {
+      const provider = deps.providers.get(row.provider);
+      if (provider && row.provider_ref) {
+        await provider.cancel({ paymentId: row.id, providerRef: row.provider_ref, money: { amount: Number(row.amount), currency: row.currency } });
+      }
+      const result = await deps.db.transaction((tx) => transition(tx, row.id, 'canceled', 'expired:abandoned'));
+      if (result.outcome === 'applied') summary.changed += 1;
+    } catch (error) {
+      summary.failed += 1;
+      deps.logger.warn({ err: error, paymentId: row.id }, 'could not expire an abandoned payment');
     }
   }
   return summary;
