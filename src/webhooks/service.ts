@@ -94,26 +94,42 @@ export function createWebhookService(deps: WebhookDeps) {
     return fromTransition(await transition(tx, payment.id, target.status, source, { reviewReason: target.reviewReason }));
   }
 
+  /**
+   * Refund rows only move forward: pending → succeeded or failed, and succeeded → failed when the provider
+   * reports that a refund bounced (a closed card). A late `pending` never undoes a settled refund. A bounced
+   * refund keeps the payment's refunded total (totals only grow) but flags the payment for a person.
+   */
+  async function settleKnownRefund(tx: Sql, payment: Payment, refund: { id: string; status: string }, notice: RefundNotice) {
+    const moved = await tx.one(
+      `UPDATE refunds SET status = $2, provider_refund_id = COALESCE(provider_refund_id, $3), updated_at = now()
+        WHERE id = $1 AND (status = 'pending' OR (status = 'succeeded' AND $2 = 'failed')) RETURNING id`,
+      [refund.id, notice.state, notice.providerRefundId ?? null],
+    );
+    if (moved && refund.status === 'succeeded') {
+      await tx.many("UPDATE payments SET review_reason = 'refund_bounced', updated_at = now() WHERE id = $1", [payment.id]);
+    }
+  }
+
+  /**
+   * A refund made outside the gateway (e.g. in the provider's dashboard) still belongs in the record.
+   * Providers that report only the running total (Alipay's refund_fee) tell us its size by difference.
+   */
+  async function recordOutsideRefund(tx: Sql, payment: Payment, notice: RefundNotice) {
+    const amount = notice.totalRefunded !== undefined ? notice.totalRefunded - (await succeededRefundTotal(tx, payment.id)) : notice.money.amount;
+    if (amount <= 0) return;
+    await tx.many(
+      "INSERT INTO refunds (id, payment_id, amount, currency, status, reason, provider_refund_id) VALUES ($1, $2, $3, $4, $5, 'provider_initiated', $6)",
+      [newId('re'), payment.id, amount, notice.money.currency, notice.state, notice.providerRefundId ?? null],
+    );
+  }
+
   async function applyRefund(tx: Sql, payment: Payment, notice: RefundNotice, source: string): Promise<Applied> {
-    const known = await tx.one<{ id: string }>(
-      'SELECT id FROM refunds WHERE payment_id = $1 AND (id = $2 OR provider_refund_id = $3) FOR UPDATE',
+    const known = await tx.one<{ id: string; status: string }>(
+      'SELECT id, status FROM refunds WHERE payment_id = $1 AND (id = $2 OR provider_refund_id = $3) FOR UPDATE',
       [payment.id, notice.refundId ?? null, notice.providerRefundId ?? null],
     );
-    if (known) {
-      await tx.many('UPDATE refunds SET status = $2, provider_refund_id = COALESCE(provider_refund_id, $3), updated_at = now() WHERE id = $1 AND status <> $2', [
-        known.id, notice.state, notice.providerRefundId ?? null,
-      ]);
-    } else {
-      // A refund made outside the gateway (e.g. in the provider's dashboard) still belongs in the record.
-      // Providers that report only the running total (Alipay's refund_fee) tell us its size by difference.
-      const amount = notice.totalRefunded !== undefined ? notice.totalRefunded - (await succeededRefundTotal(tx, payment.id)) : notice.money.amount;
-      if (amount > 0) {
-        await tx.many(
-          "INSERT INTO refunds (id, payment_id, amount, currency, status, reason, provider_refund_id) VALUES ($1, $2, $3, $4, $5, 'provider_initiated', $6)",
-          [newId('re'), payment.id, amount, notice.money.currency, notice.state, notice.providerRefundId ?? null],
-        );
-      }
-    }
+    if (known) await settleKnownRefund(tx, payment, known, notice);
+    else await recordOutsideRefund(tx, payment, notice);
     if (notice.state !== 'succeeded') return { outcome: 'applied', payment };
     const total = Math.max(notice.totalRefunded ?? 0, await succeededRefundTotal(tx, payment.id));
     return fromTransition(await applyRefundedTotal(tx, payment, total, source));
