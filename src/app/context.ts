@@ -78,6 +78,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const refunds = createRefundService({ db, providers, logger, onStatusChange });
   const checkout = createCheckoutService({
     db, catalog, providers, vault, risk, publicBaseUrl: config.publicBaseUrl, idempotencyTtlHours: config.idempotencyTtlHours,
+    inProgressWaitMs: config.idempotencyWaitMs,
   });
 
   return {

@@ -1,19 +1,27 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppUser } from '../auth/app-tokens';
-import type { Catalog } from '../catalog/catalog';
+import type { Catalog, CatalogItem } from '../catalog/catalog';
 import type { Database, Sql } from '../db/database';
 import type { PersonalDataVault } from '../privacy/vault';
 import type { ProviderRegistry } from '../providers/registry';
-import type { PaymentProvider } from '../providers/types';
+import { PaymentProvider, ProviderError } from '../providers/types';
 import type { RiskAssessment, RiskEngine } from '../risk/types';
 import { ApiError, invalidRequest, paymentBlocked, permissionDenied } from '../shared/errors';
 import { newId } from '../shared/ids';
-import { MAX_AMOUNT } from '../shared/money';
-import { claimIdempotencyKey, completeIdempotencyKey, StoredResponse } from './idempotency';
-import { findPayment, Payment } from './payment';
-import { appendHistory } from './state-machine';
+import { MAX_AMOUNT, Money } from '../shared/money';
+import {
+  attachPayment,
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  IdempotencyScope,
+  releaseIdempotencyKey,
+  StoredResponse,
+} from './idempotency';
+import { findPayment, Payment, PAYMENT_COLUMNS, PaymentRow, toPayment } from './payment';
+import type { CheckoutRequest } from './schemas';
+import { appendHistory, transition } from './state-machine';
 import type { PaymentStatus } from './status';
 import { paymentView } from './views';
-import type { CheckoutRequest } from './schemas';
 
 export interface CheckoutDeps {
   db: Database;
@@ -23,6 +31,8 @@ export interface CheckoutDeps {
   risk: RiskEngine;
   publicBaseUrl: string;
   idempotencyTtlHours: number;
+  /** How long a request waits for another request holding the same key before answering 409. */
+  inProgressWaitMs: number;
 }
 
 export interface CheckoutCommand {
@@ -39,23 +49,35 @@ const STATUS_FOR_DECISION: Record<RiskAssessment['decision'], PaymentStatus> = {
   block: 'blocked',
 };
 
+const POLL_MS = 50;
+
 function refusalFor(assessment: RiskAssessment): ApiError {
   return assessment.blockCode === 'guardian_consent_required'
     ? permissionDenied('guardian_consent_required', 'A guardian must consent before this account can make payments.')
     : paymentBlocked();
 }
 
-/** The stored answer for this checkout: the payment object, or the refusal when risk blocked it. */
-function responseFor(payment: Payment, assessment: RiskAssessment): StoredResponse {
-  if (payment.status !== 'blocked') return { status: 201, body: paymentView(payment) };
-  const refusal = refusalFor(assessment);
-  return { status: refusal.status, body: { error: { type: refusal.type, code: refusal.code, message: refusal.message } } };
-}
+const errorResponse = (error: ApiError): StoredResponse => ({
+  status: error.status,
+  body: { error: { type: error.type, code: error.code, message: error.message } },
+});
+
+const keyInUse = () =>
+  new ApiError(409, 'idempotency_error', 'idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly.', {
+    param: 'Idempotency-Key',
+  });
+
+const providerRefused = (provider: string) =>
+  new ApiError(502, 'api_error', 'provider_error', `The ${provider} provider refused to open this payment. Try another payment method.`);
 
 /**
- * Creates a payment for a catalog item. One transaction holds it all: the idempotency claim, the risk
- * decision and its journal, the encrypted record, the provider session and the stored response. If the
- * provider call fails the whole attempt rolls back and the client can retry the same key safely.
+ * Creates a payment for a catalog item, in three steps so that no database transaction stays open while a
+ * provider is called:
+ *   1. one short transaction claims the Idempotency-Key, decides risk, and stores the encrypted payment;
+ *   2. the provider session is opened (keyed by our payment id, so doing it twice opens it once);
+ *   3. a second transaction stores the session and the answer.
+ * A request that dies between 1 and 3 leaves the key "in progress" under a lease; a retry with the same
+ * key resumes that same payment, and concurrent duplicates wait for the first answer and replay it.
  */
 export function createCheckoutService(deps: CheckoutDeps) {
   function priceOf(request: CheckoutRequest, provider: PaymentProvider) {
@@ -69,74 +91,129 @@ export function createCheckoutService(deps: CheckoutDeps) {
     return { item, money: { amount, currency: item.currency } };
   }
 
-  async function insertPayment(tx: Sql, command: CheckoutCommand, fields: {
-    id: string; userHash: string; deviceHash: string; status: PaymentStatus; assessment: RiskAssessment;
-    item: { sku: string; name: string }; money: { amount: number; currency: string }; captureMethod: 'automatic' | 'manual';
-  }) {
+  interface NewPayment {
+    id: string;
+    userHash: string;
+    deviceHash: string;
+    status: PaymentStatus;
+    assessment: RiskAssessment;
+    item: CatalogItem;
+    money: Money;
+    captureMethod: 'automatic' | 'manual';
+  }
+
+  async function insertPayment(tx: Sql, command: CheckoutCommand, fields: NewPayment) {
     const { request, user, ipAddress } = command;
     const seal = (column: string, value: string) => deps.vault.encrypt(tx, fields.userHash, `payments.${column}`, value);
+    const nextAction =
+      fields.status === 'requires_verification' ? { type: 'verify', verify_url: `${deps.publicBaseUrl}/v1/checkouts/${fields.id}/verify` } : null;
     await tx.many(
       `INSERT INTO payments (id, user_hash, user_id_enc, device_hash, device_enc, ip_enc, location_enc, sku, item_name, quantity,
-         amount, currency, provider, capture_method, status, risk_decision, risk_score)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+         amount, currency, provider, capture_method, status, risk_decision, risk_score, next_action)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
       [
         fields.id, fields.userHash, await seal('user_id', user.id), fields.deviceHash, await seal('device', JSON.stringify(request.device)),
         await seal('ip', ipAddress), request.location ? await seal('location', JSON.stringify(request.location)) : null,
         fields.item.sku, fields.item.name, request.quantity, fields.money.amount, fields.money.currency, request.provider,
-        fields.captureMethod, fields.status, fields.assessment.decision, fields.assessment.score,
+        fields.captureMethod, fields.status, fields.assessment.decision, fields.assessment.score, nextAction && JSON.stringify(nextAction),
       ],
     );
     await appendHistory(tx, fields.id, null, fields.status, `checkout:risk_${fields.assessment.decision}`);
   }
 
-  async function openSession(tx: Sql, provider: PaymentProvider, paymentId: string, input: Omit<Parameters<PaymentProvider['createSession']>[0], 'paymentId' | 'idempotencyKey'>) {
-    // Keyed on our payment id: a retry after a rollback gets a new payment and a new session, and no one
-    // ever saw the old session's client credentials, so it can never be paid.
-    const session = await provider.createSession({ ...input, paymentId, idempotencyKey: `checkout_${paymentId}` });
-    await tx.many('UPDATE payments SET provider_ref = $2, next_action = $3 WHERE id = $1', [
-      paymentId, session.providerRef, JSON.stringify(session.nextAction),
-    ]);
-  }
-
-  async function checkout(command: CheckoutCommand): Promise<StoredResponse> {
+  /** Step 1, for a freshly claimed key: decide risk and store the payment. Blocked and challenged payments are answered here. */
+  async function createPayment(tx: Sql, command: CheckoutCommand, scope: IdempotencyScope, provider: PaymentProvider, priced: ReturnType<typeof priceOf>) {
     const { request, user } = command;
-    const provider = deps.providers.forCheckout(request.provider);
-    const { item, money } = priceOf(request, provider);
-    const userHash = deps.vault.userHash(user.id);
-    const scope = { userHash, key: command.idempotencyKey, request };
-
-    return deps.db.transaction(async (tx) => {
-      const replay = await claimIdempotencyKey(tx, scope, deps.idempotencyTtlHours);
-      if (replay) return replay;
-
-      const id = newId('pay');
-      const deviceHash = deps.vault.blindIndex.hash('device', request.device.id);
-      const assessment = await deps.risk.assess({
-        paymentId: id, userId: user.id, userHash, ipAddress: command.ipAddress, location: request.location,
+    const { item, money } = priced;
+    const id = newId('pay');
+    const deviceHash = deps.vault.blindIndex.hash('device', request.device.id);
+    const assessment = await deps.risk.assess(
+      {
+        paymentId: id, userId: user.id, userHash: scope.userHash, ipAddress: command.ipAddress, location: request.location,
         device: { ...request.device, osVersion: request.device.os_version, hash: deviceHash },
         claims: { minor: user.minor, guardianConsent: user.guardianConsent, country: user.country },
         money, sku: item.sku, quantity: request.quantity, provider: provider.name, now: new Date(),
-      }, tx);
-      const status = STATUS_FOR_DECISION[assessment.decision];
-      const captureMethod = assessment.decision === 'review' && provider.capabilities.manualCapture ? 'manual' : 'automatic';
-
-      await insertPayment(tx, command, { id, userHash, deviceHash, status, assessment, item, money, captureMethod });
-      await deps.risk.record(tx, id, assessment);
-      if (status === 'requires_payment') {
-        await openSession(tx, provider, id, { money, item: { sku: item.sku, name: item.name, quantity: request.quantity }, captureMethod });
-      } else if (status === 'requires_verification') {
-        await tx.many('UPDATE payments SET next_action = $2 WHERE id = $1', [
-          id, JSON.stringify({ type: 'verify', verify_url: `${deps.publicBaseUrl}/v1/checkouts/${id}/verify` }),
-        ]);
-      }
-
-      const response = responseFor((await findPayment(tx, id))!, assessment);
-      await completeIdempotencyKey(tx, scope, response, id);
-      return response;
-    });
+      },
+      tx,
+    );
+    const status = STATUS_FOR_DECISION[assessment.decision];
+    const captureMethod = assessment.decision === 'review' && provider.capabilities.manualCapture ? 'manual' : 'automatic';
+    await insertPayment(tx, command, { id, userHash: scope.userHash, deviceHash, status, assessment, item, money, captureMethod });
+    await deps.risk.record(tx, id, assessment);
+    const payment = (await findPayment(tx, id))!;
+    if (status === 'requires_payment') {
+      await attachPayment(tx, scope, id);
+      return { payment };
+    }
+    const response = status === 'blocked' ? errorResponse(refusalFor(assessment)) : { status: 201, body: paymentView(payment) };
+    await completeIdempotencyKey(tx, scope, response, id);
+    return { payment, response };
   }
 
-  return { checkout, openSession };
+  /**
+   * Step 2: opens the provider session of a payment that may now be paid, unless it has one. Keyed by our
+   * payment id, so two callers racing (a resumed checkout, a retried verification) get the same session.
+   */
+  async function ensureSession(payment: Payment): Promise<Payment> {
+    if (payment.providerRef) return payment;
+    const provider = deps.providers.forCheckout(payment.provider);
+    const session = await provider.createSession({
+      paymentId: payment.id,
+      money: { amount: payment.amount, currency: payment.currency },
+      item: { sku: payment.sku, name: payment.itemName, quantity: payment.quantity },
+      captureMethod: payment.captureMethod,
+      idempotencyKey: `checkout_${payment.id}`,
+    });
+    const row = await deps.db.one<PaymentRow>(
+      `UPDATE payments SET provider_ref = $2, next_action = $3, updated_at = now()
+        WHERE id = $1 AND provider_ref IS NULL RETURNING ${PAYMENT_COLUMNS}`,
+      [payment.id, session.providerRef, JSON.stringify(session.nextAction)],
+    );
+    return row ? toPayment(row) : (await findPayment(deps.db, payment.id))!;
+  }
+
+  /** Steps 2 and 3 for a checkout. A provider that refuses for good fails the payment; one that is down leaves it resumable. */
+  async function openAndAnswer(payment: Payment, scope: IdempotencyScope): Promise<StoredResponse> {
+    let opened: Payment;
+    try {
+      opened = await ensureSession(payment);
+    } catch (error) {
+      if (!(error instanceof ProviderError) || error.kind !== 'terminal') {
+        await releaseIdempotencyKey(deps.db, scope);
+        throw error;
+      }
+      const response = errorResponse(providerRefused(payment.provider));
+      await deps.db.transaction(async (tx) => {
+        await transition(tx, payment.id, 'failed', `${payment.provider}:session_refused`);
+        await completeIdempotencyKey(tx, scope, response, payment.id);
+      });
+      return response;
+    }
+    const response = { status: 201, body: paymentView(opened) };
+    await deps.db.transaction((tx) => completeIdempotencyKey(tx, scope, response, payment.id));
+    return response;
+  }
+
+  async function checkout(command: CheckoutCommand): Promise<StoredResponse> {
+    const provider = deps.providers.forCheckout(command.request.provider);
+    const priced = priceOf(command.request, provider); // an unknown sku or currency is refused before any key is claimed
+    const scope = { userHash: deps.vault.userHash(command.user.id), key: command.idempotencyKey, request: command.request };
+    const deadline = Date.now() + deps.inProgressWaitMs;
+    for (;;) {
+      const step = await deps.db.transaction(async (tx) => {
+        const claim = await claimIdempotencyKey(tx, scope, deps.idempotencyTtlHours);
+        if (claim.state === 'claimed') return createPayment(tx, command, scope, provider, priced);
+        if (claim.state === 'resumed') return { payment: (await findPayment(tx, claim.paymentId))! };
+        return claim;
+      });
+      if ('response' in step && step.response) return step.response;
+      if ('payment' in step) return openAndAnswer(step.payment, scope);
+      if (Date.now() > deadline) throw keyInUse();
+      await sleep(POLL_MS);
+    }
+  }
+
+  return { checkout, ensureSession };
 }
 
 export type CheckoutService = ReturnType<typeof createCheckoutService>;

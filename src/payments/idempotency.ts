@@ -27,43 +27,82 @@ export interface IdempotencyScope {
   request: unknown;
 }
 
+/** How long a request may hold a claimed key before a retry may take its work over (longer than any provider timeout). */
+export const LEASE_SECONDS = 30;
+
+export type Claim =
+  /** This request owns the key: do the work, then `completeIdempotencyKey`. */
+  | { state: 'claimed' }
+  /** The key's first request finished: answer exactly what it answered. */
+  | { state: 'completed'; response: StoredResponse }
+  /** The first request died (or gave up) half-way: this request resumes its payment under a fresh lease. */
+  | { state: 'resumed'; paymentId: string }
+  /** Another request is working on this key right now: wait and look again. */
+  | { state: 'busy' };
+
 const reused = () =>
   new ApiError(409, 'idempotency_error', 'idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.', {
     param: 'Idempotency-Key',
   });
 
+interface KeyRow {
+  request_hash: string;
+  response_status: number | null;
+  response_body: string | null;
+  payment_id: string | null;
+}
+
 /**
- * Claims an idempotency key inside the caller's transaction. The primary key (user, key) does the
- * serialising: a concurrent request with the same key blocks on the insert until the first transaction
- * commits, then finds the stored response. Returns the stored response to replay, or undefined when this
- * request owns the key and must call `complete` before committing.
+ * Claims an idempotency key inside the caller's (short) transaction. The primary key (user, key) does the
+ * serialising: a concurrent first claim waits on the insert until the other commits, then sees it.
  */
-export async function claimIdempotencyKey(tx: Sql, scope: IdempotencyScope, ttlHours: number): Promise<StoredResponse | undefined> {
+export async function claimIdempotencyKey(tx: Sql, scope: IdempotencyScope, ttlHours: number): Promise<Claim> {
   const keyHash = sha256(scope.key);
   const requestHash = sha256(canonicalJson(scope.request));
   // An expired claim no longer protects anything; clear it so the key can start afresh.
   await tx.many('DELETE FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2 AND expires_at < now()', [scope.userHash, keyHash]);
   const claimed = await tx.one(
-    `INSERT INTO idempotency_keys (user_hash, key_hash, request_hash, response_status, response_body, expires_at)
-     VALUES ($1, $2, $3, 0, 'null', now() + make_interval(hours => $4))
+    `INSERT INTO idempotency_keys (user_hash, key_hash, request_hash, expires_at, locked_until)
+     VALUES ($1, $2, $3, now() + make_interval(hours => $4), now() + make_interval(secs => $5))
      ON CONFLICT (user_hash, key_hash) DO NOTHING
      RETURNING key_hash`,
-    [scope.userHash, keyHash, requestHash, ttlHours],
+    [scope.userHash, keyHash, requestHash, ttlHours, LEASE_SECONDS],
   );
-  if (claimed) return undefined;
-  // Stored as text, not jsonb, so a replay is byte-for-byte the first answer (jsonb reorders keys).
-  const existing = await tx.one<{ request_hash: string; response_status: number; response_body: string }>(
-    'SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2',
+  if (claimed) return { state: 'claimed' };
+  const existing = await tx.one<KeyRow>(
+    'SELECT request_hash, response_status, response_body, payment_id FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2',
     [scope.userHash, keyHash],
   );
   if (!existing) throw new Error('Idempotency record disappeared during the claim');
   if (existing.request_hash !== requestHash) throw reused();
-  return { status: existing.response_status, body: JSON.parse(existing.response_body) };
+  // Stored as text, not jsonb, so a replay is byte-for-byte the first answer (jsonb reorders keys).
+  if (existing.response_status !== null) return { state: 'completed', response: { status: existing.response_status, body: JSON.parse(existing.response_body!) } };
+  const takenOver = await tx.one<{ payment_id: string }>(
+    `UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $3)
+      WHERE user_hash = $1 AND key_hash = $2 AND response_status IS NULL AND locked_until < now() AND payment_id IS NOT NULL
+      RETURNING payment_id`,
+    [scope.userHash, keyHash, LEASE_SECONDS],
+  );
+  return takenOver ? { state: 'resumed', paymentId: takenOver.payment_id } : { state: 'busy' };
+}
+
+/** Ties the claimed key to the payment its request created, so a retry can resume that payment. */
+export async function attachPayment(tx: Sql, scope: IdempotencyScope, paymentId: string): Promise<void> {
+  await tx.many('UPDATE idempotency_keys SET payment_id = $3 WHERE user_hash = $1 AND key_hash = $2', [scope.userHash, sha256(scope.key), paymentId]);
+}
+
+/** Gives the key up early (the provider failed): the client's retry may resume at once instead of waiting out the lease. */
+export async function releaseIdempotencyKey(sql: Sql, scope: IdempotencyScope): Promise<void> {
+  await sql.many('UPDATE idempotency_keys SET locked_until = now() WHERE user_hash = $1 AND key_hash = $2 AND response_status IS NULL', [
+    scope.userHash,
+    sha256(scope.key),
+  ]);
 }
 
 export async function completeIdempotencyKey(tx: Sql, scope: IdempotencyScope, response: StoredResponse, paymentId: string) {
   await tx.many(
-    'UPDATE idempotency_keys SET response_status = $3, response_body = $4, payment_id = $5 WHERE user_hash = $1 AND key_hash = $2',
+    `UPDATE idempotency_keys SET response_status = $3, response_body = $4, payment_id = $5, locked_until = NULL
+      WHERE user_hash = $1 AND key_hash = $2`,
     [scope.userHash, sha256(scope.key), response.status, JSON.stringify(response.body), paymentId],
   );
 }

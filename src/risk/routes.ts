@@ -6,11 +6,10 @@ import { bearerAuth, commonErrors, errorSchema, openapi } from '../http/openapi-
 import { parseInput } from '../http/validation';
 import { z } from '../http/zod';
 import type { CheckoutService } from '../payments/checkout';
-import { findUserPayment, Payment } from '../payments/payment';
+import { findUserPayment } from '../payments/payment';
 import { paymentIdParamsSchema, paymentSchema } from '../payments/schemas';
 import { paymentView } from '../payments/views';
 import type { PersonalDataVault } from '../privacy/vault';
-import type { ProviderRegistry } from '../providers/registry';
 import { ApiError, notFound, paymentBlocked } from '../shared/errors';
 import { explain, latestDecision } from './journal';
 import type { StepUpSettings } from './settings';
@@ -59,7 +58,6 @@ export interface RiskRouterDeps {
   vault: PersonalDataVault;
   tokens: TokenVerifier;
   checkout: CheckoutService;
-  providers: ProviderRegistry;
   stepUp: StepUpSettings;
   authenticate: RequestHandler[];
 }
@@ -73,24 +71,17 @@ const verificationFailed = (attemptsLeft: number) =>
 export function riskRouter(deps: RiskRouterDeps): Router {
   const router = Router();
 
-  const openSession = (tx: Parameters<CheckoutService['openSession']>[0], payment: Payment) =>
-    deps.checkout.openSession(tx, deps.providers.forCheckout(payment.provider), payment.id, {
-      money: { amount: payment.amount, currency: payment.currency },
-      item: { sku: payment.sku, name: payment.itemName, quantity: payment.quantity },
-      captureMethod: payment.captureMethod,
-    });
-
   router.post('/v1/checkouts/:id/verify', ...deps.authenticate, async (req: Request, res: Response) => {
     const { id } = parseInput(paymentIdParamsSchema, req.params, 'path');
     const body = parseInput(verifyBodySchema, req.body, 'body');
     const user = appUser(res);
     const result = await verifyStepUp(
-      { db: deps.db, settings: deps.stepUp, verifyJwt: (token) => deps.tokens.verify(token), openSession },
+      { db: deps.db, settings: deps.stepUp, verifyJwt: (token) => deps.tokens.verify(token) },
       { paymentId: id, userId: user.id, userHash: deps.vault.userHash(user.id), token: body.step_up_token, now: new Date() },
     );
     if (result.outcome === 'failed') throw verificationFailed(result.attemptsLeft);
     if (result.outcome === 'blocked') throw paymentBlocked();
-    res.json(paymentView(result.payment));
+    res.json(paymentView(await deps.checkout.ensureSession(result.payment)));
   });
 
   router.get('/v1/orders/:id/decision', ...deps.authenticate, async (req: Request, res: Response) => {

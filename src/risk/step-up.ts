@@ -38,8 +38,6 @@ export interface StepUpDeps {
   settings: StepUpSettings;
   /** Verifies signature, issuer, audience, exp/nbf (the app-token verifier); throws when any fails. */
   verifyJwt: (token: string) => Promise<StepUpClaims>;
-  /** Opens the provider session of a payment that may now be paid (the checkout's own step, reused). */
-  openSession: (tx: Sql, payment: Payment) => Promise<void>;
 }
 
 export interface StepUpRequest {
@@ -73,9 +71,14 @@ async function journalStepUp(tx: Sql, payment: Payment, passed: boolean, failure
   });
 }
 
+async function passedBefore(tx: Sql, paymentId: string): Promise<boolean> {
+  return Boolean(await tx.one('SELECT 1 AS passed FROM risk_step_up_attempts WHERE payment_id = $1 AND passed', [paymentId]));
+}
+
 /**
  * Moves a `requires_verification` payment on with a fresh step-up token, or counts a failure; the
- * configured number of failures blocks it for good. Failures are committed even though the caller answers
+ * configured number of failures blocks it for good. The caller then opens the provider session, outside
+ * this transaction (a provider call never holds a database transaction open). Failures are committed even though the caller answers
  * with an error, so retrying cannot reset the count. Rows are locked: parallel tries are counted one by one.
  */
 export async function verifyStepUp(deps: StepUpDeps, request: StepUpRequest): Promise<StepUpResult> {
@@ -88,14 +91,15 @@ export async function verifyStepUp(deps: StepUpDeps, request: StepUpRequest): Pr
   return deps.db.transaction(async (tx) => {
     const payment = await lockPayment(tx, request.paymentId);
     if (!payment || payment.userHash !== request.userHash) throw notFound('payment');
+    // Verified before, but the provider session could not be opened then: let the retry open it.
+    if (payment.status === 'requires_payment' && !payment.providerRef && (await passedBefore(tx, payment.id))) return { outcome: 'passed', payment };
     if (payment.status !== 'requires_verification') {
       throw invalidStateTransition(`A payment in status ${payment.status} does not wait for verification.`);
     }
     await tx.many('INSERT INTO risk_step_up_attempts (payment_id, passed, failure) VALUES ($1, $2, $3)', [payment.id, !failure, failure ?? null]);
     if (!failure) {
-      const moved = await transition(tx, payment.id, 'requires_payment', 'risk:step_up_passed', {});
+      await transition(tx, payment.id, 'requires_payment', 'risk:step_up_passed', {});
       await tx.many('UPDATE payments SET next_action = NULL WHERE id = $1', [payment.id]);
-      await deps.openSession(tx, moved.payment);
       await journalStepUp(tx, payment, true, undefined, 0);
       return { outcome: 'passed', payment: (await lockPayment(tx, payment.id))! };
     }

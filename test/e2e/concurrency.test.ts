@@ -1,3 +1,4 @@
+import { sha256 } from '../../src/payments/idempotency';
 import { checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
 import { historyOf, postSandboxWebhook } from '../support/sandbox-webhooks';
 
@@ -5,7 +6,7 @@ describe('duplicates and races', () => {
   let test: TestGateway;
 
   beforeAll(async () => {
-    test = await startTestGateway();
+    test = await startTestGateway({ env: { IDEMPOTENCY_WAIT_MS: '1500' } });
   });
   afterAll(() => test.stop());
 
@@ -68,5 +69,38 @@ describe('duplicates and races', () => {
     const history = await historyOf(test, payment.id);
     // Either order is legal (a failure may be followed by a late success), but never success then failure.
     expect([['requires_payment', 'succeeded'], ['requires_payment', 'failed', 'succeeded']]).toContainEqual(history);
+  });
+
+  /** Puts a finished checkout back into the state a crash between storing the payment and opening its session leaves. */
+  async function crashAfterStoringPayment(token: string, key: string, lease: 'expired' | 'held') {
+    const first = await checkout(test, token, {}, key);
+    const userHash = test.gateway.vault.userHash((await test.gateway.tokens.verifyAppUser(token)).id);
+    await test.gateway.db.many('UPDATE payments SET provider_ref = NULL, next_action = NULL WHERE id = $1', [first.body.id]);
+    await test.gateway.db.many(
+      `UPDATE idempotency_keys SET response_status = NULL, response_body = NULL,
+              locked_until = now() + make_interval(secs => $3) WHERE user_hash = $1 AND key_hash = $2`,
+      [userHash, sha256(key), lease === 'expired' ? -1 : 3600],
+    );
+    return first.body.id as string;
+  }
+
+  it('a retry after a request died half-way resumes the same payment and opens its session once', async () => {
+    const token = await test.token('racer-6');
+    const key = newKey();
+    const paymentId = await crashAfterStoringPayment(token, key, 'expired');
+    const retries = await Promise.all([checkout(test, token, {}, key), checkout(test, token, {}, key)]);
+    expect(retries.map((r) => r.status)).toEqual([201, 201]);
+    expect(retries.map((r) => r.body.id)).toEqual([paymentId, paymentId]);
+    expect(retries[0].body.next_action).toMatchObject({ type: 'sandbox_confirm' });
+    expect(await paymentCount(token)).toBe(1);
+  });
+
+  it('a duplicate that waits longer than IDEMPOTENCY_WAIT_MS for a live request gets 409 idempotency_key_in_use', async () => {
+    const token = await test.token('racer-7');
+    const key = newKey();
+    await crashAfterStoringPayment(token, key, 'held');
+    const res = await checkout(test, token, {}, key);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatchObject({ type: 'idempotency_error', code: 'idempotency_key_in_use', param: 'Idempotency-Key' });
   });
 });

@@ -76,7 +76,7 @@ describe('checkout with Stripe', () => {
     expect(JSON.stringify(sent)).not.toMatch(/stripe-buyer|stripe-phone|iPhone|127\.0\.0\.1/);
   });
 
-  test('a Stripe outage answers 503 provider_unavailable, stores nothing, and the same key then succeeds', async () => {
+  test('a Stripe outage answers 503 provider_unavailable, and a retry with the same key resumes the same payment', async () => {
     const buyer = await aBuyer();
     const key = newKey();
     fake.failNext(500, 'api_error', 'Stripe is having a bad day');
@@ -85,12 +85,31 @@ describe('checkout with Stripe', () => {
     expect(failed.headers['retry-after']).toBe('5');
     expect(failed.body.error).toMatchObject({ type: 'api_error', code: 'provider_unavailable' });
     expect(JSON.stringify(failed.body)).not.toContain('bad day');
+    // The payment is kept (nothing is lost) but has no session yet, so nobody can pay it.
     const listed = await kalos.http.get('/v1/orders').set('Authorization', `Bearer ${buyer.token}`);
-    expect(listed.body.data).toEqual([]);
+    expect(listed.body.data).toEqual([expect.objectContaining({ status: 'requires_payment', next_action: null })]);
 
     const retried = await checkout(kalos, buyer.token, { provider: 'stripe', device: buyer.device }, key);
     expect(retried.status).toBe(201);
+    expect(retried.body.id).toBe(listed.body.data[0].id);
     expect(retried.body.next_action.type).toBe('stripe_payment_sheet');
+    expect(fake.allIntents().filter((intent) => intent.metadata.payment_id === retried.body.id)).toHaveLength(1);
+    const again = await checkout(kalos, buyer.token, { provider: 'stripe', device: buyer.device }, key);
+    expect(again.body).toEqual(retried.body);
+  });
+
+  test('a checkout Stripe refuses for good fails its payment, answers 502, and replays that answer', async () => {
+    const buyer = await aBuyer();
+    const key = newKey();
+    fake.failNext(400, 'invalid_request_error', 'Amount must be at least ¥4', 'amount_too_small');
+    const refused = await checkout(kalos, buyer.token, { provider: 'stripe', device: buyer.device }, key);
+    expect(refused.status).toBe(502);
+    expect(refused.body.error).toMatchObject({ type: 'api_error', code: 'provider_error' });
+    const listed = await kalos.http.get('/v1/orders').set('Authorization', `Bearer ${buyer.token}`);
+    expect(listed.body.data).toEqual([expect.objectContaining({ status: 'failed' })]);
+    const replayed = await checkout(kalos, buyer.token, { provider: 'stripe', device: buyer.device }, key);
+    expect(replayed.status).toBe(502);
+    expect(replayed.body.error.code).toBe('provider_error');
   });
 
   test('a retried checkout returns the same payment and never opens a second intent', async () => {
