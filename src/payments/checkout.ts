@@ -176,7 +176,8 @@ export function createCheckoutService(deps: CheckoutDeps) {
   async function openAndAnswer(payment: Payment, scope: IdempotencyScope): Promise<StoredResponse> {
     let opened: Payment;
     try {
-      opened = await ensureSession(payment);
+      // A resumed payment may have moved on meanwhile (expired, say): answer with it as it stands.
+      opened = payment.status === 'requires_payment' ? await ensureSession(payment) : payment;
     } catch (error) {
       if (!(error instanceof ProviderError) || error.kind !== 'terminal') {
         await releaseIdempotencyKey(deps.db, scope);

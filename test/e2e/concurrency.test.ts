@@ -1,4 +1,5 @@
 import { sha256 } from '../../src/payments/idempotency';
+import { transition } from '../../src/payments/state-machine';
 import { checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
 import { historyOf, postSandboxWebhook } from '../support/sandbox-webhooks';
 
@@ -93,6 +94,18 @@ describe('duplicates and races', () => {
     expect(retries.map((r) => r.body.id)).toEqual([paymentId, paymentId]);
     expect(retries[0].body.next_action).toMatchObject({ type: 'sandbox_confirm' });
     expect(await paymentCount(token)).toBe(1);
+  });
+
+  it('a retry of a half-done checkout whose payment expired meanwhile answers with the canceled payment, opening nothing', async () => {
+    const token = await test.token('racer-8');
+    const key = newKey();
+    const paymentId = await crashAfterStoringPayment(token, key, 'expired');
+    await test.gateway.db.transaction((tx) => transition(tx, paymentId, 'canceled', 'expired:abandoned'));
+    const retried = await checkout(test, token, {}, key);
+    expect(retried.status).toBe(201);
+    expect(retried.body).toMatchObject({ id: paymentId, status: 'canceled', next_action: null });
+    const row = await test.gateway.db.one('SELECT provider_ref FROM payments WHERE id = $1', [paymentId]);
+    expect(row).toEqual({ provider_ref: null });
   });
 
   it('a duplicate that waits longer than IDEMPOTENCY_WAIT_MS for a live request gets 409 idempotency_key_in_use', async () => {
