@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { Database } from '../db/database';
+import type { Database, Sql } from '../db/database';
 import type { ProviderRegistry } from '../providers/registry';
 import { ProviderError } from '../providers/types';
 import { invalidRequest, invalidStateTransition, notFound } from '../shared/errors';
 import { newId } from '../shared/ids';
 import { lockPayment, Payment } from './payment';
-import { applyRefundedTotal, succeededRefundTotal } from './refund-totals';
+import { applyRefundedTotal, refundTotal } from './refund-totals';
 import { REFUNDABLE_STATUSES } from './status';
 
 export interface RefundRequest {
@@ -31,35 +31,34 @@ export interface RefundDeps {
 }
 
 /**
+ * Step 1 of a refund, inside the caller's transaction and under the payment's row lock (`payment` must
+ * come from lockPayment): reserves the amount as a pending refund row, checked against what is left.
+ */
+export async function reserveRefund(tx: Sql, payment: Payment, request: Omit<RefundRequest, 'paymentId'>): Promise<RefundRecord> {
+  if (!REFUNDABLE_STATUSES.includes(payment.status)) {
+    throw invalidStateTransition(`A payment in status ${payment.status} cannot be refunded.`);
+  }
+  if (payment.status === 'held_for_review' && payment.captureMethod === 'manual') {
+    throw invalidStateTransition('This payment is only authorised, not captured: reject it to release the funds.');
+  }
+  const remaining = payment.amount - (await refundTotal(tx, payment.id, ['pending', 'succeeded']));
+  const amount = request.amount ?? remaining;
+  if (!Number.isSafeInteger(amount) || amount <= 0 || amount > remaining) {
+    throw invalidRequest('parameter_invalid', `The refund amount must be between 1 and ${remaining} (minor units).`, 'amount');
+  }
+  const refund: RefundRecord = { id: newId('re'), paymentId: payment.id, amount, currency: payment.currency, status: 'pending' };
+  await tx.many("INSERT INTO refunds (id, payment_id, amount, currency, status, reason) VALUES ($1, $2, $3, $4, 'pending', $5)", [
+    refund.id, payment.id, amount, payment.currency, request.reason,
+  ]);
+  return refund;
+}
+
+/**
  * Refunds in three steps, so that a crash between them never refunds twice or loses one: (1) reserve the
- * amount as a pending refund row, checked against what is left, under the payment's row lock; (2) ask the
- * provider, keyed by our refund id so a retry is the same refund; (3) record the result and the new total.
+ * amount as a pending refund row under the payment's row lock; (2) ask the provider, keyed by our refund
+ * id so a retry is the same refund; (3) record the result and the new total.
  */
 export function createRefundService(deps: RefundDeps) {
-  async function reserve(request: RefundRequest): Promise<{ refund: RefundRecord; payment: Payment }> {
-    return deps.db.transaction(async (tx) => {
-      const payment = await lockPayment(tx, request.paymentId);
-      if (!payment) throw notFound('payment');
-      if (!REFUNDABLE_STATUSES.includes(payment.status)) {
-        throw invalidStateTransition(`A payment in status ${payment.status} cannot be refunded.`);
-      }
-      const reserved = await tx.one<{ total: string }>(
-        "SELECT COALESCE(SUM(amount), 0) AS total FROM refunds WHERE payment_id = $1 AND status IN ('pending', 'succeeded')",
-        [payment.id],
-      );
-      const remaining = payment.amount - Number(reserved?.total ?? 0);
-      const amount = request.amount ?? remaining;
-      if (!Number.isSafeInteger(amount) || amount <= 0 || amount > remaining) {
-        throw invalidRequest('parameter_invalid', `The refund amount must be between 1 and ${remaining} (minor units).`, 'amount');
-      }
-      const refund: RefundRecord = { id: newId('re'), paymentId: payment.id, amount, currency: payment.currency, status: 'pending' };
-      await tx.many("INSERT INTO refunds (id, payment_id, amount, currency, status, reason) VALUES ($1, $2, $3, $4, 'pending', $5)", [
-        refund.id, payment.id, amount, payment.currency, request.reason,
-      ]);
-      return { refund, payment };
-    });
-  }
-
   async function record(refund: RefundRecord, state: RefundRecord['status'], providerRefundId?: string): Promise<RefundRecord> {
     const changed = await deps.db.transaction(async (tx) => {
       await tx.many('UPDATE refunds SET status = $2, provider_refund_id = COALESCE($3, provider_refund_id), updated_at = now() WHERE id = $1 AND status = $4', [
@@ -67,17 +66,17 @@ export function createRefundService(deps: RefundDeps) {
       ]);
       if (state !== 'succeeded') return undefined;
       const payment = (await lockPayment(tx, refund.paymentId))!;
-      const result = await applyRefundedTotal(tx, payment, await succeededRefundTotal(tx, payment.id), `refund:${refund.id}`);
+      const result = await applyRefundedTotal(tx, payment, await refundTotal(tx, payment.id), `refund:${refund.id}`);
       return result.outcome === 'applied' ? result.payment : undefined;
     });
     if (changed) deps.onStatusChange(changed);
     return { ...refund, status: state };
   }
 
-  async function refund(request: RefundRequest): Promise<RefundRecord> {
-    const { refund: pending, payment } = await reserve(request);
+  /** Steps 2 and 3 for a reserved refund. */
+  async function settle(pending: RefundRecord, payment: Payment): Promise<RefundRecord> {
     const provider = deps.providers.get(payment.provider);
-    if (!provider || !payment.providerRef) throw new Error(`Payment ${payment.id} has no usable provider to refund through`);
+    if (!provider || !payment.providerRef) throw invalidStateTransition('This payment has no provider session to refund through.');
     try {
       const result = await provider.refund({
         paymentId: payment.id,
@@ -95,7 +94,16 @@ export function createRefundService(deps: RefundDeps) {
     }
   }
 
-  return { refund };
+  async function refund(request: RefundRequest): Promise<RefundRecord> {
+    const { pending, payment } = await deps.db.transaction(async (tx) => {
+      const locked = await lockPayment(tx, request.paymentId);
+      if (!locked) throw notFound('payment');
+      return { pending: await reserveRefund(tx, locked, request), payment: locked };
+    });
+    return settle(pending, payment);
+  }
+
+  return { refund, settle };
 }
 
 export type RefundService = ReturnType<typeof createRefundService>;

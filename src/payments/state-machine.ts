@@ -11,7 +11,6 @@ export type TransitionResult =
   | { outcome: 'refused'; payment: Payment };
 
 export interface TransitionChanges {
-  refundedAmount?: number;
   reviewReason?: string | null;
 }
 
@@ -34,11 +33,10 @@ export async function transition(
   const row = await tx.one<PaymentRow>(
     `UPDATE payments
         SET status = $2, updated_at = now(),
-            refunded_amount = GREATEST(refunded_amount, COALESCE($3, refunded_amount)),
-            review_reason = CASE WHEN $4::boolean THEN $5 ELSE review_reason END
+            review_reason = CASE WHEN $3::boolean THEN $4 ELSE review_reason END
       WHERE id = $1
       RETURNING ${PAYMENT_COLUMNS}`,
-    [paymentId, to, changes.refundedAmount ?? null, changes.reviewReason !== undefined, changes.reviewReason ?? null],
+    [paymentId, to, changes.reviewReason !== undefined, changes.reviewReason ?? null],
   );
   await appendHistory(tx, paymentId, current.status, to, source);
   return { outcome: 'applied', payment: toPayment(row!), from: current.status };

@@ -1,7 +1,9 @@
 /**
  * The payment lifecycle of API.md. This table is the only place that says which moves are legal; a move
- * missing here is refused (by the API with 409, silently for provider events), so a payment never goes
- * backwards: a late `processing` or `failed` after `succeeded` changes nothing.
+ * missing here is refused (by the API with 409, recorded and ignored for provider events). Money decides
+ * the direction: once paid, a payment never returns to an unpaid status (a late `processing` or `failed`
+ * after `succeeded` changes nothing). The few moves that look backwards follow money that did arrive: a
+ * declined attempt paid on retry, a payment made after a cancel, a dispute won.
  */
 export const PAYMENT_STATUSES = [
   'requires_verification',
@@ -24,7 +26,7 @@ const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   requires_payment: ['processing', 'held_for_review', 'succeeded', 'failed', 'canceled'],
   processing: ['held_for_review', 'succeeded', 'failed', 'canceled'],
   // Funds authorised or paid but withheld until a person decides (risk review, amount mismatch).
-  held_for_review: ['succeeded', 'failed', 'canceled', 'refunded'],
+  held_for_review: ['succeeded', 'canceled', 'refunded'],
   succeeded: ['partially_refunded', 'refunded', 'disputed'],
   // A declined attempt can be retried in the provider's sheet; money that does arrive is never lost.
   failed: ['processing', 'held_for_review', 'succeeded', 'canceled'],
@@ -33,8 +35,8 @@ const TRANSITIONS: Record<PaymentStatus, readonly PaymentStatus[]> = {
   blocked: [],
   partially_refunded: ['refunded', 'disputed'],
   refunded: [],
-  // Won disputes return to succeeded; lost ones stay disputed (the funds went back to the payer).
-  disputed: ['succeeded'],
+  // A won dispute returns to what the refunds make it; a lost one stays disputed (the funds went back).
+  disputed: ['succeeded', 'partially_refunded', 'refunded'],
 };
 
 export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {

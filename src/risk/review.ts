@@ -1,9 +1,9 @@
-import type { Database } from '../db/database';
+import type { Database, Sql } from '../db/database';
 import { findPayment, lockPayment, Payment } from '../payments/payment';
-import type { RefundService } from '../payments/refunds';
+import { refundTotal } from '../payments/refund-totals';
+import { RefundRecord, RefundService, reserveRefund } from '../payments/refunds';
 import { transition } from '../payments/state-machine';
 import type { ProviderRegistry } from '../providers/registry';
-import type { PaymentProvider } from '../providers/types';
 import { invalidStateTransition, notFound } from '../shared/errors';
 
 /**
@@ -21,37 +21,51 @@ export interface ReviewDeps {
 
 export type ReviewVerdict = 'approve' | 'reject';
 
-function providerOf(deps: ReviewDeps, payment: Payment): { provider: PaymentProvider; providerRef: string } {
-  const provider = deps.providers.get(payment.provider);
-  if (!provider || !payment.providerRef) throw new Error(`Payment ${payment.id} has no usable provider to settle the review through`);
-  return { provider, providerRef: payment.providerRef };
+async function lockHeld(tx: Sql, paymentId: string): Promise<Payment> {
+  const held = await lockPayment(tx, paymentId);
+  if (!held) throw notFound('payment');
+  if (held.status !== 'held_for_review') throw invalidStateTransition(`A payment in status ${held.status} is not held for review.`);
+  // A rejection's refund is under way: the decision has been taken.
+  if ((await refundTotal(tx, held.id, ['pending', 'succeeded'])) > 0) throw invalidStateTransition('This payment is already being refunded.');
+  return held;
+}
+
+const moveHeld = (tx: Sql, payment: Payment, verdict: ReviewVerdict) =>
+  transition(tx, payment.id, verdict === 'approve' ? 'succeeded' : 'canceled', `review:${verdict}d`, { reviewReason: null });
+
+/**
+ * An authorisation is captured or voided at the provider first, outside any transaction; the provider
+ * arbitrates a race (a voided authorisation cannot be captured), and the move is made afterwards under the
+ * row lock, only if the payment is still held.
+ */
+async function settleAuthorisation(deps: ReviewDeps, held: Payment, verdict: ReviewVerdict): Promise<Payment> {
+  const provider = deps.providers.get(held.provider);
+  if (!provider || !held.providerRef) throw invalidStateTransition('This payment has no provider session to settle the review through.');
+  const input = { paymentId: held.id, providerRef: held.providerRef, money: { amount: held.amount, currency: held.currency } };
+  await (verdict === 'approve' ? provider.capture(input) : provider.cancel(input));
+  return deps.db.transaction(async (tx) => (await moveHeld(tx, await lockHeld(tx, held.id), verdict)).payment);
 }
 
 /**
- * Under the payment's row lock: checks it is held, asks the provider (capture / cancel), then moves it.
- * The provider verbs are idempotent (keyed by our payment id), so a retry after a crash is safe.
+ * Decides under the payment's row lock, so an approval and a rejection racing each other cannot both win.
+ * For money that already arrived, a rejection reserves the full refund before the lock is released (and
+ * pays it back right after), and an approval checks no refund is under way.
  */
 async function settleHeld(deps: ReviewDeps, paymentId: string, verdict: ReviewVerdict): Promise<Payment> {
-  const payment = await deps.db.transaction(async (tx) => {
-    const held = await lockPayment(tx, paymentId);
-    if (!held) throw notFound('payment');
-    if (held.status !== 'held_for_review') throw invalidStateTransition(`A payment in status ${held.status} is not held for review.`);
-    if (verdict === 'reject' && held.captureMethod === 'automatic') return held; // refunded below, outside this lock
-    if (held.captureMethod === 'manual') {
-      const { provider, providerRef } = providerOf(deps, held);
-      const input = { paymentId: held.id, providerRef, money: { amount: held.amount, currency: held.currency } };
-      await (verdict === 'approve' ? provider.capture(input) : provider.cancel(input));
-    }
-    const moved = await transition(tx, held.id, verdict === 'approve' ? 'succeeded' : 'canceled', `review:${verdict}d`, { reviewReason: null });
-    return moved.payment;
+  const decided = await deps.db.transaction(async (tx): Promise<{ payment: Payment; refund?: RefundRecord }> => {
+    const held = await lockHeld(tx, paymentId);
+    if (held.captureMethod === 'manual') return { payment: held };
+    if (verdict === 'reject') return { payment: held, refund: await reserveRefund(tx, held, { reason: 'risk_review_rejected' }) };
+    return { payment: (await moveHeld(tx, held, verdict)).payment };
   });
-  if (payment.status !== 'held_for_review') {
-    deps.onStatusChange(payment);
-    return payment;
+  if (decided.refund) {
+    // The refund service calls the provider and moves the payment to `refunded` on success.
+    await deps.refunds.settle(decided.refund, decided.payment);
+    return (await findPayment(deps.db, paymentId))!;
   }
-  // The refund service reserves, calls the provider and moves the payment to `refunded` on success.
-  await deps.refunds.refund({ paymentId, reason: 'risk_review_rejected' });
-  return (await findPayment(deps.db, paymentId))!;
+  const settled = decided.payment.captureMethod === 'manual' ? await settleAuthorisation(deps, decided.payment, verdict) : decided.payment;
+  deps.onStatusChange(settled);
+  return settled;
 }
 
 /** Releases a held payment: captures an authorisation, or lets the paid order be fulfilled. → `succeeded`. */

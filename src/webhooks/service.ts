@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Database, Sql } from '../db/database';
 import type { Metrics } from '../ops/metrics';
 import { findPayment, findPaymentByProviderRef, lockPayment, Payment } from '../payments/payment';
-import { applyRefundedTotal, succeededRefundTotal } from '../payments/refund-totals';
+import { applyRefundedTotal, refundTotal, statusForRefunded } from '../payments/refund-totals';
 import { transition, TransitionResult } from '../payments/state-machine';
 import type { PaymentStatus } from '../payments/status';
 import type { ProviderRegistry } from '../providers/registry';
@@ -49,11 +49,24 @@ function fromTransition(result: TransitionResult): Applied {
 /** A success for a payment the risk layer sent to review is held, not fulfilled, until a person decides. */
 function targetForSuccess(payment: Payment): { status: PaymentStatus; reviewReason?: string } {
   if (payment.status === 'canceled') return { status: 'held_for_review', reviewReason: 'paid_after_cancel' };
-  if (payment.riskDecision === 'review' && payment.status !== 'held_for_review') return { status: 'held_for_review', reviewReason: 'risk_review' };
+  if (payment.riskDecision === 'review') return { status: 'held_for_review', reviewReason: 'risk_review' };
   return { status: 'succeeded' };
 }
 
+/**
+ * A held payment waits for a person: no provider event releases money that already arrived (a second
+ * success, Alipay's TRADE_FINISHED after TRADE_SUCCESS) or loses it (a late decline). An authorisation
+ * (manual capture) is different: only staff can capture it (through the review, or the provider's
+ * dashboard), so its capture releases it, and a void or expiry at the provider cancels it.
+ */
+function targetWhileHeld(payment: Payment, state: ProviderPaymentState): { status: PaymentStatus } | undefined {
+  if (payment.captureMethod !== 'manual') return undefined;
+  if (state === 'succeeded') return { status: 'succeeded' };
+  return state === 'canceled' || state === 'failed' ? { status: 'canceled' } : undefined;
+}
+
 function targetFor(payment: Payment, state: ProviderPaymentState): { status: PaymentStatus; reviewReason?: string } | undefined {
+  if (payment.status === 'held_for_review') return targetWhileHeld(payment, state);
   switch (state) {
     case 'pending':
       return undefined;
@@ -115,7 +128,8 @@ export function createWebhookService(deps: WebhookDeps) {
    * Providers that report only the running total (Alipay's refund_fee) tell us its size by difference.
    */
   async function recordOutsideRefund(tx: Sql, payment: Payment, notice: RefundNotice) {
-    const amount = notice.totalRefunded !== undefined ? notice.totalRefunded - (await succeededRefundTotal(tx, payment.id)) : notice.money.amount;
+    // Our own pending refunds count too: the provider's total may already include them.
+    const amount = notice.totalRefunded !== undefined ? notice.totalRefunded - (await refundTotal(tx, payment.id, ['pending', 'succeeded'])) : notice.money.amount;
     if (amount <= 0) return;
     await tx.many(
       "INSERT INTO refunds (id, payment_id, amount, currency, status, reason, provider_refund_id) VALUES ($1, $2, $3, $4, $5, 'provider_initiated', $6)",
@@ -131,13 +145,14 @@ export function createWebhookService(deps: WebhookDeps) {
     if (known) await settleKnownRefund(tx, payment, known, notice);
     else await recordOutsideRefund(tx, payment, notice);
     if (notice.state !== 'succeeded') return { outcome: 'applied', payment };
-    const total = Math.max(notice.totalRefunded ?? 0, await succeededRefundTotal(tx, payment.id));
+    const total = Math.max(notice.totalRefunded ?? 0, await refundTotal(tx, payment.id));
     return fromTransition(await applyRefundedTotal(tx, payment, total, source));
   }
 
   async function applyDispute(tx: Sql, payment: Payment, dispute: 'opened' | 'won' | 'lost', source: string): Promise<Applied> {
     if (dispute === 'lost') return { outcome: 'unchanged', payment };
-    return fromTransition(await transition(tx, payment.id, dispute === 'opened' ? 'disputed' : 'succeeded', source));
+    const target = dispute === 'opened' ? 'disputed' : statusForRefunded(payment, payment.refundedAmount);
+    return fromTransition(await transition(tx, payment.id, target, source));
   }
 
   async function applyToPayment(tx: Sql, provider: ProviderName, event: ProviderEvent): Promise<Applied> {

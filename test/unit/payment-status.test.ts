@@ -14,14 +14,14 @@ const ALLOWED_MOVES: Record<PaymentStatus, PaymentStatus[]> = {
   requires_verification: ['requires_payment', 'blocked', 'canceled'],
   requires_payment: ['processing', 'held_for_review', 'succeeded', 'failed', 'canceled'],
   processing: ['held_for_review', 'succeeded', 'failed', 'canceled'],
-  held_for_review: ['succeeded', 'failed', 'canceled', 'refunded'],
+  held_for_review: ['succeeded', 'canceled', 'refunded'],
   succeeded: ['partially_refunded', 'refunded', 'disputed'],
   failed: ['processing', 'held_for_review', 'succeeded', 'canceled'],
   canceled: ['held_for_review'],
   blocked: [],
   partially_refunded: ['refunded', 'disputed'],
   refunded: [],
-  disputed: ['succeeded'],
+  disputed: ['succeeded', 'partially_refunded', 'refunded'],
 };
 
 const allPairs = PAYMENT_STATUSES.flatMap((from) => PAYMENT_STATUSES.map((to) => [from, to] as const));

@@ -1,0 +1,114 @@
+import { approveHeldPayment, rejectHeldPayment } from '../../src/risk/review';
+import type { ProviderEvent } from '../../src/providers/types';
+import { aDevice, checkout, startTestGateway, TestGateway } from '../support/gateway';
+import { historyOf } from '../support/sandbox-webhooks';
+
+/** Money that arrived but is withheld waits for a person: no provider event releases or loses it. */
+describe('held payments, disputes and refund totals', () => {
+  let test: TestGateway;
+  let buyers = 0;
+  beforeAll(async () => {
+    test = await startTestGateway();
+  });
+  afterAll(() => test.stop());
+
+  const reviewDeps = () => ({ ...test.gateway, onStatusChange: () => undefined });
+  const event = (paymentId: string, state: 'succeeded' | 'failed' | 'canceled', amount = 6000): ProviderEvent => ({
+    kind: 'payment',
+    eventId: `evt_${state}_${Math.random().toString(36).slice(2)}`,
+    ref: { paymentId },
+    state,
+    money: { amount, currency: 'CNY' },
+  });
+  const apply = (e: ProviderEvent) => test.gateway.webhooks.applyEvent('sandbox', e);
+
+  /** An emulator sends a sandbox payment to review; once paid, it is held. */
+  async function heldPayment() {
+    const n = buyers++;
+    const token = await test.token(`held-buyer-${n}`);
+    const payment = (await checkout(test, token, { device: aDevice({ id: `held-phone-${n}`, emulator: true }) })).body;
+    expect(payment.risk.decision).toBe('review');
+    await apply(event(payment.id, 'succeeded'));
+    expect(await historyOf(test, payment.id)).toEqual(['requires_payment', 'held_for_review']);
+    return payment as { id: string };
+  }
+
+  async function paidPayment() {
+    const n = buyers++;
+    const token = await test.token(`paid-buyer-${n}`);
+    const payment = (await checkout(test, token, { device: aDevice({ id: `paid-phone-${n}` }) })).body as { id: string };
+    await apply(event(payment.id, 'succeeded'));
+    return payment;
+  }
+
+  const row = (id: string) => test.gateway.db.one('SELECT status, refunded_amount FROM payments WHERE id = $1', [id]);
+
+  it('a second success event (Alipay TRADE_FINISHED after TRADE_SUCCESS) does not release a risk hold', async () => {
+    const payment = await heldPayment();
+    expect((await apply(event(payment.id, 'succeeded'))).outcome).toBe('ignored');
+    expect(await historyOf(test, payment.id)).toEqual(['requires_payment', 'held_for_review']);
+  });
+
+  it('a late failure or cancel never loses money that is held', async () => {
+    const payment = await heldPayment();
+    await apply(event(payment.id, 'failed'));
+    await apply(event(payment.id, 'canceled'));
+    expect(await historyOf(test, payment.id)).toEqual(['requires_payment', 'held_for_review']);
+  });
+
+  it('a short-paid payment stays held when a correct success follows', async () => {
+    const n = buyers++;
+    const token = await test.token(`short-buyer-${n}`);
+    const payment = (await checkout(test, token, { device: aDevice({ id: `short-phone-${n}` }) })).body as { id: string };
+    expect((await apply(event(payment.id, 'succeeded', 5999))).outcome).toBe('amount_mismatch');
+    await apply(event(payment.id, 'succeeded'));
+    expect(await historyOf(test, payment.id)).toEqual(['requires_payment', 'held_for_review']);
+  });
+
+  it('approve releases a held payment; reject refunds it in full; neither works twice', async () => {
+    const approved = await heldPayment();
+    expect((await approveHeldPayment(reviewDeps(), approved.id)).status).toBe('succeeded');
+    await expect(rejectHeldPayment(reviewDeps(), approved.id)).rejects.toMatchObject({ code: 'invalid_state_transition' });
+
+    const rejected = await heldPayment();
+    expect((await rejectHeldPayment(reviewDeps(), rejected.id)).status).toBe('refunded');
+    expect(await row(rejected.id)).toEqual({ status: 'refunded', refunded_amount: '6000' });
+  });
+
+  it('an approval and a rejection racing: exactly one decides, and a refunded payment is never also released', async () => {
+    const payment = await heldPayment();
+    const outcomes = await Promise.allSettled([approveHeldPayment(reviewDeps(), payment.id), rejectHeldPayment(reviewDeps(), payment.id)]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const history = await historyOf(test, payment.id);
+    expect([
+      ['requires_payment', 'held_for_review', 'succeeded'],
+      ['requires_payment', 'held_for_review', 'refunded'],
+    ]).toContainEqual(history);
+    const refunds = await test.gateway.db.many('SELECT status FROM refunds WHERE payment_id = $1', [payment.id]);
+    expect(refunds).toHaveLength(history.includes('refunded') ? 1 : 0);
+  });
+
+  it('a refund during a dispute is still counted, and a won dispute returns the payment to partially refunded', async () => {
+    const payment = await paidPayment();
+    await test.gateway.webhooks.applyEvent('sandbox', { kind: 'dispute', eventId: `evt_dp_${payment.id}`, ref: { paymentId: payment.id }, dispute: 'opened' });
+    await test.gateway.webhooks.applyEvent('sandbox', {
+      kind: 'refund', eventId: `evt_rf_${payment.id}`, ref: { paymentId: payment.id },
+      refund: { providerRefundId: `re_dash_${payment.id}`, money: { amount: 1000, currency: 'CNY' }, state: 'succeeded' },
+    });
+    expect(await row(payment.id)).toEqual({ status: 'disputed', refunded_amount: '1000' });
+    await test.gateway.webhooks.applyEvent('sandbox', { kind: 'dispute', eventId: `evt_dw_${payment.id}`, ref: { paymentId: payment.id }, dispute: 'won' });
+    expect(await row(payment.id)).toEqual({ status: 'partially_refunded', refunded_amount: '1000' });
+  });
+
+  it('a provider total that already includes our pending refund is not counted twice', async () => {
+    const payment = await paidPayment();
+    await test.gateway.db.many("INSERT INTO refunds (id, payment_id, amount, currency, status, reason) VALUES ('re_ours_pending', $1, 1000, 'CNY', 'pending', 'test')", [payment.id]);
+    // A dashboard refund of 500 arrives reported as the running total (Alipay's refund_fee): 1000 of ours + 500.
+    await test.gateway.webhooks.applyEvent('sandbox', {
+      kind: 'refund', eventId: `evt_total_${payment.id}`, ref: { paymentId: payment.id },
+      refund: { money: { amount: 1500, currency: 'CNY' }, state: 'succeeded', totalRefunded: 1500 },
+    });
+    const outside = await test.gateway.db.many("SELECT amount FROM refunds WHERE payment_id = $1 AND reason = 'provider_initiated'", [payment.id]);
+    expect(outside).toEqual([{ amount: '500' }]);
+  });
+});
