@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { TokenVerifier } from '../auth/app-tokens';
 import { Catalog } from '../catalog/catalog';
-import type { Config } from '../config';
+import { Config, startupWarnings } from '../config';
 import { KeyMaterial, resolveKeyMaterial } from '../config/key-material';
 import { connectDatabase, DatabaseHandle } from '../db/connect';
 import { createLogger } from '../http/logger';
@@ -41,13 +41,16 @@ function connected(redis: Redis, timeoutMs: number): Promise<boolean> {
  */
 export async function createGateway(config: Config, options: { logger?: Logger } = {}) {
   const logger = options.logger ?? createLogger(config.logLevel);
+  for (const warning of startupWarnings(config)) logger.warn(warning);
   const keys: KeyMaterial = resolveKeyMaterial(config);
   const catalog = Catalog.fromFile(config.catalogFile);
   const tokens = new TokenVerifier({
     issuer: config.auth.issuer,
     audience: config.auth.audience,
     jwksUrl: config.auth.jwksUrl,
+    jwksTimeoutMs: config.auth.jwksTimeoutMs,
     publicKey: config.auth.publicKey ?? keys.embeddedJwt?.publicKeyPem,
+    logger,
   });
   const database: DatabaseHandle = await connectDatabase({
     url: config.database.url,

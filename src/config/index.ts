@@ -5,9 +5,23 @@ import { ConfigError, Env, parseSettings, SettingIssue } from './settings';
 import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settings';
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
+import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
 
 export { ConfigError } from './settings';
 export type { Env } from './settings';
+
+/** Parsed while loading, so a bad key is one line naming the setting rather than a crypto error later. */
+function isPublicKey(text: string): boolean {
+  try {
+    importPublicKey(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const envPublicKey = () =>
+  envString().refine((value) => value === undefined || isPublicKey(value), { message: 'must be an SPKI PEM public key or a JWK' });
 
 const coreSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -27,7 +41,8 @@ const coreSchema = z.object({
   APP_JWT_ISSUER: envString(),
   APP_JWT_AUDIENCE: envString(),
   APP_JWKS_URL: envUrl(['http', 'https']),
-  APP_JWT_PUBLIC_KEY: envString(),
+  APP_JWKS_TIMEOUT_MS: envInt(DEFAULT_JWKS_TIMEOUT_MS, 100, 60_000),
+  APP_JWT_PUBLIC_KEY: envPublicKey(),
   CATALOG_FILE: envString(),
   SANDBOX_ENABLED: envOptionalBoolean(),
   SANDBOX_WEBHOOK_SECRET: envSecret(16),
@@ -66,6 +81,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
       issuer: core.APP_JWT_ISSUER ?? 'kalos-pay-embedded',
       audience: core.APP_JWT_AUDIENCE ?? 'kalos-pay',
       jwksUrl: core.APP_JWKS_URL,
+      jwksTimeoutMs: core.APP_JWKS_TIMEOUT_MS,
       publicKey: core.APP_JWT_PUBLIC_KEY,
     },
     catalogFile: path.resolve(core.CATALOG_FILE ?? 'config/catalog.json'),
@@ -96,6 +112,9 @@ const isTrue = (value: string | undefined) => /^(1|true|yes|on)$/i.test(value?.t
 function productionIssues(env: Env): SettingIssue[] {
   if (env.NODE_ENV !== 'production') return [];
   const issues: SettingIssue[] = [];
+  if (!isSet(env.PUBLIC_BASE_URL)) {
+    issues.push({ setting: 'PUBLIC_BASE_URL', message: 'is required in production: the URLs handed to apps are built from it' });
+  }
   if (!isSet(env.DATABASE_URL) && !isTrue(env.ALLOW_EMBEDDED_DATABASE)) {
     issues.push({ setting: 'DATABASE_URL', message: 'is required in production (or set ALLOW_EMBEDDED_DATABASE=true)' });
   }
@@ -114,6 +133,20 @@ function productionIssues(env: Env): SettingIssue[] {
     issues.push({ setting: 'APP_JWT_ISSUER', message: 'is required when the app tokens come from your identity service' });
   }
   return issues;
+}
+
+/**
+ * Settings that are valid but probably a mistake: start-up logs each once and carries on, because the
+ * gateway cannot tell a wrong setting from an unusual deployment.
+ */
+export function startupWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.production && config.trustProxy === 0) {
+    warnings.push(
+      'TRUST_PROXY=0 in production: behind a load balancer every client shares its address, so per-IP rate limits and risk rules treat them as one. Set TRUST_PROXY to the number of proxies in front.',
+    );
+  }
+  return warnings;
 }
 
 /** Reads and validates every setting at once, so start-up reports all problems together, one line each. */

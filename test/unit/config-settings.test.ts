@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config';
 import { configErrorFor, settingsNamed } from './config-issues';
@@ -95,6 +96,45 @@ describe('loadConfig refuses a malformed setting with one issue naming its varia
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.issues.map((issue) => issue.setting).sort()).toEqual(['LOG_LEVEL', 'PORT', 'REDIS_URL', 'SANDBOX_ENABLED']);
     expect(error.message.split('\n')).toHaveLength(1 + 4);
+  });
+});
+
+describe('APP_JWT_PUBLIC_KEY', () => {
+  const keyPair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicPem = keyPair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const ISSUER = { APP_JWT_ISSUER: 'https://id.example.com/' };
+
+  test.each([
+    ['an SPKI PEM', publicPem],
+    ['a public JWK', JSON.stringify(keyPair.publicKey.export({ format: 'jwk' }))],
+  ])('accepts %s', (_case, key) => {
+    expect(loadConfig({ ...ISSUER, APP_JWT_PUBLIC_KEY: key }).auth.publicKey).toBe(key);
+  });
+
+  test.each([
+    ['a truncated PEM', publicPem.slice(0, 80)],
+    ['a PEM with a corrupted body', publicPem.replace(/[A-Za-z0-9+/]{20}/, 'Corrupted-Body-Here!')],
+    ['a private key PEM', keyPair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()],
+    ['a private JWK', JSON.stringify(keyPair.privateKey.export({ format: 'jwk' }))],
+    ['a symmetric JWK', JSON.stringify({ kty: 'oct', k: 'c2VjcmV0LXNoYXJlZC1rZXktdmFsdWU' })],
+    ['JSON that is not a JWK', '{"kty": "EC", "crv": "P-256"'],
+    ['a bare base64 string', 'bm90LWEta2V5LWF0LWFsbA=='],
+  ])('refuses %s with one line naming it, without echoing the value', (_case, key) => {
+    const error = configErrorFor({ ...ISSUER, APP_JWT_PUBLIC_KEY: key });
+
+    expect(error.message.split('\n').slice(1)).toEqual(['  - APP_JWT_PUBLIC_KEY: must be an SPKI PEM public key or a JWK']);
+    for (const line of key.split('\n').filter((line) => line.length > 8)) expect(JSON.stringify(error.issues)).not.toContain(line);
+  });
+});
+
+describe('APP_JWKS_TIMEOUT_MS', () => {
+  test('defaults to 5 seconds and is read in milliseconds', () => {
+    expect(loadConfig({}).auth.jwksTimeoutMs).toBe(5000);
+    expect(loadConfig({ APP_JWKS_TIMEOUT_MS: '1500' }).auth.jwksTimeoutMs).toBe(1500);
+  });
+
+  test.each(['0', '99', '60001', 'soon'])('refuses %s', (value) => {
+    expect(settingsNamed({ APP_JWKS_TIMEOUT_MS: value })).toEqual(['APP_JWKS_TIMEOUT_MS']);
   });
 });
 

@@ -99,6 +99,7 @@ describe('generated secrets on a laptop', () => {
   test('are not written when every key is configured', () => {
     const material = keyMaterialFor({
       NODE_ENV: 'production',
+      PUBLIC_BASE_URL: 'https://pay.example.com',
       DATABASE_URL: 'postgres://app@db.internal/pay',
       ENCRYPTION_KEYS: `k1:${KEY_A}`,
       BLIND_INDEX_KEY,
@@ -112,7 +113,12 @@ describe('generated secrets on a laptop', () => {
   });
 
   test('are used in production only when ALLOW_GENERATED_KEYS=true', () => {
-    const material = keyMaterialFor({ NODE_ENV: 'production', ALLOW_EMBEDDED_DATABASE: 'true', ALLOW_GENERATED_KEYS: 'true' });
+    const material = keyMaterialFor({
+      NODE_ENV: 'production',
+      PUBLIC_BASE_URL: 'https://pay.example.com',
+      ALLOW_EMBEDDED_DATABASE: 'true',
+      ALLOW_GENERATED_KEYS: 'true',
+    });
 
     expect(fs.existsSync(secretsFile(dataDir))).toBe(true);
     expect(material.embeddedJwt).toBeDefined();
