@@ -75,4 +75,13 @@ export class BlindIndex {
   hash(purpose: 'user' | 'device' | 'ip' | 'idempotency', value: string): string {
     return createHmac('sha256', this.key).update(`${purpose}\u0000${value}`).digest('base64url');
   }
+
+  /**
+   * A 256-bit key for one named use (e.g. `risk-location-v1`), so a feature gets its own key without new
+   * configuration. A label has no NUL, so no derived key equals a blind index value, which is stored.
+   */
+  deriveKey(label: string): Buffer {
+    if (label.includes('\u0000')) throw new Error('A key label has no NUL character');
+    return createHmac('sha256', this.key).update(label).digest();
+  }
 }

@@ -1,5 +1,3 @@
-import type { Point } from './geo';
-
 /**
  * Velocity counters for one checkout. Keys are keyed hashes (the blind index of user, device and IP),
  * never raw identifiers. Two implementations: Redis (shared by every gateway instance) and in-process.
@@ -12,7 +10,8 @@ export interface CheckoutObservation {
   deviceKey: string;
   ipKey: string;
   money: { amount: number; currency: string };
-  location?: Point;
+  /** This checkout's location, sealed for this user (see LocationSeal): opaque to the counters. */
+  sealedLocation?: string;
 }
 
 export interface WindowCounts {
@@ -29,8 +28,8 @@ export interface CounterSnapshot {
   userFailures1h: number;
   deviceUsers24h: number;
   userDevices24h: number;
-  /** The user's previous checkout location within 24 h, rounded to about a kilometre. */
-  previousLocation?: Point & { at: number };
+  /** The user's previous checkout location within 24 h, as sealed then: only the engine can open it. */
+  previousSealedLocation?: string;
 }
 
 export interface RiskCounters {
@@ -43,9 +42,6 @@ export interface RiskCounters {
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
 export const DAY_MS = 24 * HOUR_MS;
-
-/** Coordinates are kept only as precisely as impossible travel needs: two decimals ≈ 1 km. */
-export const coarsen = (degrees: number) => Math.round(degrees * 100) / 100;
 
 interface Entry {
   at: number;
@@ -91,7 +87,7 @@ export class MemoryCounters implements RiskCounters {
   private readonly amounts = new SlidingLog(DAY_MS);
   private readonly failures = new SlidingLog(HOUR_MS);
   private readonly pairs = new SlidingLog(DAY_MS);
-  private readonly locations = new Map<string, Point & { at: number }>();
+  private readonly locations = new Map<string, { sealed: string; at: number }>();
   private lastSweep = 0;
 
   async observe(o: CheckoutObservation): Promise<CounterSnapshot> {
@@ -99,7 +95,7 @@ export class MemoryCounters implements RiskCounters {
     const attempt = { at: o.at, member: o.attemptId, value: 0 };
     const amountLog = this.amounts.touch(`amount:${o.userKey}:${o.money.currency}`, { ...attempt, value: o.money.amount });
     const previous = this.locations.get(o.userKey);
-    if (o.location) this.locations.set(o.userKey, { lat: coarsen(o.location.lat), lon: coarsen(o.location.lon), at: o.at });
+    if (o.sealedLocation) this.locations.set(o.userKey, { sealed: o.sealedLocation, at: o.at });
     return {
       user: windows(this.attempts.touch(`user:${o.userKey}`, attempt), o.at),
       device: windows(this.attempts.touch(`device:${o.deviceKey}`, attempt), o.at),
@@ -108,7 +104,7 @@ export class MemoryCounters implements RiskCounters {
       userFailures1h: this.failures.read(o.userKey, o.at).length,
       deviceUsers24h: this.pairs.touch(`device-users:${o.deviceKey}`, { at: o.at, member: o.userKey, value: 0 }).length,
       userDevices24h: this.pairs.touch(`user-devices:${o.userKey}`, { at: o.at, member: o.deviceKey, value: 0 }).length,
-      previousLocation: previous && previous.at > o.at - DAY_MS ? previous : undefined,
+      previousSealedLocation: previous && previous.at > o.at - DAY_MS ? previous.sealed : undefined,
     };
   }
 

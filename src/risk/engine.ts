@@ -6,6 +6,7 @@ import { computeFeatures, RiskFeatures } from './features';
 import { ipCountry, normaliseIp } from './geo';
 import { appendDecision, JournalEntry } from './journal';
 import { RedisCounters } from './redis-counters';
+import { LOCATION_KEY_LABEL, LocationSeal } from './sealed-location';
 import { BUILT_IN_REASONS, DEFAULT_HOW_TO_CONTEST, evaluateRules, loadRuleSet, mostSevere, RuleOutcome, RuleSet, RulesFileError } from './rules';
 import type { RiskSettings } from './settings';
 import type { PaymentStatusChange, RiskAssessment, RiskInput, RiskRuntime, RuleReloadResult } from './types';
@@ -16,9 +17,14 @@ export interface RiskLogger {
   info(fields: Record<string, unknown>, message: string): void;
 }
 
+/** The blind index: keyed hashes for identifiers, and the key material the engine's sealed location key derives from. */
+export interface RiskKeys extends IdentifierHasher {
+  deriveKey(label: string): Buffer;
+}
+
 export interface RiskEngineDeps {
   settings: RiskSettings;
-  hasher: IdentifierHasher;
+  hasher: RiskKeys;
   counters: RiskCounters;
   logger?: RiskLogger;
 }
@@ -43,12 +49,14 @@ function journaledFeatures(features: RiskFeatures, keys: { user: string; device:
 
 export class DefaultRiskEngine implements RiskRuntime {
   private ruleSet: RuleSet;
+  private readonly locations: LocationSeal;
 
   constructor(
     private readonly deps: RiskEngineDeps,
     ruleSet: RuleSet = loadRuleSet(deps.settings.rulesFile),
   ) {
     this.ruleSet = ruleSet;
+    this.locations = new LocationSeal(deps.hasher.deriveKey(LOCATION_KEY_LABEL));
   }
 
   get rulesetVersion(): string {
@@ -65,13 +73,17 @@ export class DefaultRiskEngine implements RiskRuntime {
       this.deps.logger?.warn({ ...errorKind(error), source: what }, 'risk signal unavailable; fail mode applies');
       return undefined;
     };
+    const at = input.now.getTime();
+    // Sealed here and opened below: the counters only ever hold the location encrypted.
+    const sealedLocation = input.location && this.locations.seal(keys.user, input.location, at);
     const [counters, lists] = await Promise.all([
       this.deps.counters
-        .observe({ at: input.now.getTime(), attemptId: input.paymentId, userKey: keys.user, deviceKey: keys.device, ipKey: keys.ip, money: input.money, location: input.location })
+        .observe({ at, attemptId: input.paymentId, userKey: keys.user, deviceKey: keys.device, ipKey: keys.ip, money: input.money, sealedLocation })
         .catch(degrade('counters')),
       matchLists(sql, { userHash: keys.user, deviceHash: keys.device, ipHash: keys.ip, ip }).catch(degrade('blocklists')),
     ]);
-    const features = computeFeatures(input, { counters, lists, ipCountry: ipCountry(ip) });
+    const previousLocation = this.locations.open(keys.user, counters?.previousSealedLocation);
+    const features = computeFeatures(input, { counters, lists, ipCountry: ipCountry(ip), previousLocation });
     return this.decide(ruleSet, input, evaluateRules(ruleSet, features), journaledFeatures(features, keys, degraded));
   }
 
@@ -179,7 +191,7 @@ export interface RiskEngineWiring {
   /** The gateway's Redis client when REDIS_URL is set: counters shared by every instance. In-process otherwise. */
   redis?: Redis;
   logger?: RiskLogger;
-  blindIndex: IdentifierHasher;
+  blindIndex: RiskKeys;
 }
 
 /** Start-up: an invalid rules file throws RulesFileError (one line per bad rule) and the service does not start. */

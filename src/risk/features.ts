@@ -2,6 +2,7 @@ import type { RiskInput } from './types';
 import type { CounterSnapshot } from './counters';
 import type { ListMatches } from './blocklist';
 import { distanceKm } from './geo';
+import type { TimedPoint } from './sealed-location';
 
 /**
  * Everything a rule condition can read. Names are stable: rules files refer to them, and docs/risk.md lists
@@ -110,12 +111,13 @@ export interface FeatureSignals {
   /** undefined when the blocklist lookup failed. */
   lists?: ListMatches;
   ipCountry?: string;
+  /** The user's previous checkout location within 24 h, opened from the counters; undefined when none opens. */
+  previousLocation?: TimedPoint;
 }
 
 const HOUR_MS = 3_600_000;
 
-function travel(input: RiskInput, counters: CounterSnapshot | undefined): RiskFeatures['location'] {
-  const previous = counters?.previousLocation;
+function travel(input: RiskInput, previous: TimedPoint | undefined): RiskFeatures['location'] {
   const here = input.location;
   const base = { provided: here !== undefined, previous_known: previous !== undefined, country_mismatch: false };
   if (!here || !previous) return { ...base, distance_km: 0, speed_kmh: 0 };
@@ -131,7 +133,7 @@ export function computeFeatures(input: RiskInput, signals: FeatureSignals): Risk
   const { counters, lists } = signals;
   const tokenCountry = input.claims.country ?? '';
   const ipCountry = signals.ipCountry ?? '';
-  const location = travel(input, counters);
+  const location = travel(input, signals.previousLocation);
   location.country_mismatch = tokenCountry !== '' && ipCountry !== '' && tokenCountry !== ipCountry;
   return {
     amount: input.money.amount,

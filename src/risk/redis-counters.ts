@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { CheckoutObservation, coarsen, CounterSnapshot, DAY_MS, HOUR_MS, MINUTE_MS, RiskCounters, WindowCounts } from './counters';
+import { CheckoutObservation, CounterSnapshot, DAY_MS, HOUR_MS, MINUTE_MS, RiskCounters, WindowCounts } from './counters';
 
 /**
  * One Lua script per checkout: every window is updated and read in a single round trip, atomically, so
@@ -7,7 +7,8 @@ import { CheckoutObservation, coarsen, CounterSnapshot, DAY_MS, HOUR_MS, MINUTE_
  * members scored by time (sliding windows); amounts ride in the member as `attempt:amount`.
  *
  * KEYS: user, device, ip attempts · user amounts (this currency) · user failures · device→users · user→devices · user location
- * ARGV: now, attempt id, amount, user key, device key, "lat,lon" or ""
+ * ARGV: now, attempt id, amount, user key, device key, this checkout's sealed location or ""
+ * The location arrives sealed and leaves sealed: the script only swaps the stored value.
  */
 const OBSERVE_SCRIPT = `
 local now = tonumber(ARGV[1])
@@ -37,7 +38,7 @@ out[#out + 1] = redis.call('ZCARD', KEYS[6])
 log(KEYS[7], ARGV[5], day)
 out[#out + 1] = redis.call('ZCARD', KEYS[7])
 out[#out + 1] = redis.call('GET', KEYS[8]) or ''
-if ARGV[6] ~= '' then redis.call('SET', KEYS[8], ARGV[6] .. ',' .. ARGV[1], 'PX', day) end
+if ARGV[6] ~= '' then redis.call('SET', KEYS[8], ARGV[6], 'PX', day) end
 return out
 `;
 
@@ -67,12 +68,6 @@ function windowCounts(reply: ObserveReply, offset: number): WindowCounts {
   return { minute: Number(reply[offset]), hour: Number(reply[offset + 1]), day: Number(reply[offset + 2]) };
 }
 
-function parseLocation(value: string): CounterSnapshot['previousLocation'] {
-  if (value === '') return undefined;
-  const [lat, lon, at] = value.split(',').map(Number);
-  return [lat, lon, at].every(Number.isFinite) ? { lat, lon, at } : undefined;
-}
-
 class CounterTimeoutError extends Error {
   constructor(timeoutMs: number) {
     super(`Redis counters did not answer within ${timeoutMs} ms`);
@@ -92,7 +87,6 @@ export class RedisCounters implements RiskCounters {
 
   async observe(o: CheckoutObservation): Promise<CounterSnapshot> {
     const key = (name: string) => `${this.options.keyPrefix}${name}`;
-    const location = o.location ? `${coarsen(o.location.lat)},${coarsen(o.location.lon)}` : '';
     const reply = await this.withinTimeout(
       this.redis.riskObserve(
         key(`att:u:${o.userKey}`),
@@ -108,7 +102,7 @@ export class RedisCounters implements RiskCounters {
         o.money.amount,
         o.userKey,
         o.deviceKey,
-        location,
+        o.sealedLocation ?? '',
       ),
     );
     return {
@@ -119,7 +113,7 @@ export class RedisCounters implements RiskCounters {
       userFailures1h: Number(reply[10]),
       deviceUsers24h: Number(reply[11]),
       userDevices24h: Number(reply[12]),
-      previousLocation: parseLocation(String(reply[13])),
+      previousSealedLocation: String(reply[13]) || undefined,
     };
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Database, Sql } from '../db/database';
 import { lockPayment, Payment } from '../payments/payment';
 import { transition } from '../payments/state-machine';
@@ -7,7 +8,7 @@ import { BUILT_IN_REASONS } from './rules';
 import type { StepUpSettings } from './settings';
 
 /** Why a step-up token was refused; journaled, never shown (the app only learns "not accepted"). */
-export type StepUpFailure = 'token_invalid' | 'wrong_subject' | 'method_missing' | 'auth_too_old';
+export type StepUpFailure = 'token_invalid' | 'wrong_subject' | 'method_missing' | 'auth_too_old' | 'jti_missing' | 'token_reused';
 
 export type StepUpClaims = Record<string, unknown>;
 
@@ -16,8 +17,9 @@ const SKEW_SECONDS = 5;
 
 /**
  * The claims a step-up token must carry beyond a valid signature, issuer, audience and expiry (which
- * `verifyJwt` checks): the same subject as the payer, a strong method (`amr` or `acr` as configured), and
- * an authentication moments ago rather than a long-lived session.
+ * `verifyJwt` checks): the same subject as the payer, a strong method (`amr` or `acr` as configured), an
+ * authentication moments ago rather than a long-lived session, and a `jti`, without which the token could
+ * not be held to a single use.
  */
 export function stepUpFailure(claims: StepUpClaims, expected: { userId: string; now: Date; settings: StepUpSettings }): StepUpFailure | undefined {
   const { settings } = expected;
@@ -30,6 +32,7 @@ export function stepUpFailure(claims: StepUpClaims, expected: { userId: string; 
   if (typeof authTime !== 'number' || authTime > nowSeconds + SKEW_SECONDS || nowSeconds - authTime > settings.maxAgeSeconds) {
     return 'auth_too_old';
   }
+  if (typeof claims.jti !== 'string' || claims.jti === '') return 'jti_missing';
   return undefined;
 }
 
@@ -71,23 +74,50 @@ async function journalStepUp(tx: Sql, payment: Payment, passed: boolean, failure
   });
 }
 
+/** A token is known by its issuer and `jti` (unique per issuer), kept only as a hash. */
+const tokenHash = (claims: StepUpClaims) => createHash('sha256').update(`${String(claims.iss ?? '')}\u0000${String(claims.jti)}`).digest('base64url');
+
+/** The token's checks, done before the transaction: a signature check can wait on the identity service's keys. */
+type TokenCheck = { failure: StepUpFailure } | { tokenHash: string };
+
+async function checkToken(deps: StepUpDeps, request: StepUpRequest): Promise<TokenCheck> {
+  let claims: StepUpClaims;
+  try {
+    claims = await deps.verifyJwt(request.token);
+  } catch {
+    return { failure: 'token_invalid' };
+  }
+  const failure = stepUpFailure(claims, { userId: request.userId, now: request.now, settings: deps.settings });
+  return failure ? { failure } : { tokenHash: tokenHash(claims) };
+}
+
+/**
+ * A token that passes its checks is spent on this payment. The primary key decides between two payments
+ * trying one token at once: the second insert waits for the first transaction and, once it commits, finds
+ * the token used.
+ */
+async function spendToken(tx: Sql, check: TokenCheck, paymentId: string): Promise<StepUpFailure | undefined> {
+  if ('failure' in check) return check.failure;
+  const spent = await tx.many(
+    'INSERT INTO risk_step_up_tokens (token_hash, payment_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING token_hash',
+    [check.tokenHash, paymentId],
+  );
+  return spent.length > 0 ? undefined : 'token_reused';
+}
+
 async function passedBefore(tx: Sql, paymentId: string): Promise<boolean> {
   return Boolean(await tx.one('SELECT 1 AS passed FROM risk_step_up_attempts WHERE payment_id = $1 AND passed', [paymentId]));
 }
 
 /**
- * Moves a `requires_verification` payment on with a fresh step-up token, or counts a failure; the
- * configured number of failures blocks it for good. The caller then opens the provider session, outside
- * this transaction (a provider call never holds a database transaction open). Failures are committed even though the caller answers
- * with an error, so retrying cannot reset the count. Rows are locked: parallel tries are counted one by one.
+ * Moves a `requires_verification` payment on with a fresh, unused step-up token, or counts a failure (a
+ * token used before is one); the configured number of failures blocks it for good. The caller then opens
+ * the provider session, outside this transaction (a provider call never holds a database transaction
+ * open). Failures are committed even though the caller answers with an error, so retrying cannot reset the
+ * count. Rows are locked: parallel tries are counted one by one.
  */
 export async function verifyStepUp(deps: StepUpDeps, request: StepUpRequest): Promise<StepUpResult> {
-  let failure: StepUpFailure | undefined;
-  try {
-    failure = stepUpFailure(await deps.verifyJwt(request.token), { userId: request.userId, now: request.now, settings: deps.settings });
-  } catch {
-    failure = 'token_invalid';
-  }
+  const check = await checkToken(deps, request);
   return deps.db.transaction(async (tx) => {
     const payment = await lockPayment(tx, request.paymentId);
     if (!payment || payment.userHash !== request.userHash) throw notFound('payment');
@@ -96,6 +126,7 @@ export async function verifyStepUp(deps: StepUpDeps, request: StepUpRequest): Pr
     if (payment.status !== 'requires_verification') {
       throw invalidStateTransition(`A payment in status ${payment.status} does not wait for verification.`);
     }
+    const failure = await spendToken(tx, check, payment.id);
     await tx.many('INSERT INTO risk_step_up_attempts (payment_id, passed, failure) VALUES ($1, $2, $3)', [payment.id, !failure, failure ?? null]);
     if (!failure) {
       await transition(tx, payment.id, 'requires_payment', 'risk:step_up_passed', {});

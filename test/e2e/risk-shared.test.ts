@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_RULES_FILE } from '../../src/risk/settings';
 import { redisExpected, uniquePrefix } from '../risk/support';
+import Redis from 'ioredis';
 import supertest from 'supertest';
 import { signAppToken } from '../../src/auth/embedded-issuer';
 import { loadConfig } from '../../src/config';
@@ -74,6 +75,30 @@ async function aBuyer(kalos: TestGateway) {
       decisions.push(res.body.risk.decision);
     }
     expect(decisions).toEqual(['allow', 'allow', 'allow', 'review', 'review']);
+  });
+
+  test('the previous location reaches the other instance only sealed, and impossible travel is still noticed', async () => {
+    const buyer = await aBuyer(first);
+    const shanghai = await checkout(first, buyer.token, { device: buyer.device, location: { lat: 31.2304, lon: 121.4737 } });
+    expect(shanghai.body.risk.decision).toBe('allow');
+
+    const redis = new Redis(testRedisUrl());
+    try {
+      const prefix = first.sharedEnv.RISK_REDIS_KEY_PREFIX;
+      const keys = await redis.keys(`${prefix}*`);
+      expect(keys.length).toBeGreaterThan(0);
+      const values = await Promise.all(
+        keys.map(async (key) => ((await redis.type(key)) === 'zset' ? (await redis.zrange(key, 0, -1)).join(' ') : String(await redis.get(key)))),
+      );
+      for (const coordinate of ['31.23', '121.47', '3123', '12147']) expect(values.join('\n')).not.toContain(coordinate);
+    } finally {
+      redis.disconnect();
+    }
+
+    const london = await checkout(second, buyer.token, { device: buyer.device, location: { lat: 51.5, lon: -0.12 } });
+    expect(london.body.risk.decision).toBe('review');
+    const explained = await second.http.get(`/v1/orders/${london.body.id}/decision`).set('Authorization', `Bearer ${buyer.token}`);
+    expect(explained.body.reasons.map((r: { code: string }) => r.code)).toEqual(['impossible_travel']);
   });
 });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { addToBlocklist, toBlocklistEntry } from '../../src/risk/blocklist';
 import { aDevice, checkout, startTestGateway, TestGateway } from '../support/gateway';
 
@@ -18,15 +19,21 @@ async function aBuyer(claims: Parameters<TestGateway['token']>[1] = {}) {
 }
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** A step-up token as an identity service mints one: a fresh `jti` each time, unless `extra` sets its own. */
 const stepUpToken = (sub: string, extra: Record<string, unknown> = { amr: ['mfa'], auth_time: nowSeconds() }, expiresInSeconds?: number) =>
-  kalos.token(sub, { extra, expiresInSeconds });
+  kalos.token(sub, { extra: { jti: randomUUID(), ...extra }, expiresInSeconds });
 
-async function challenged() {
-  const buyer = await aBuyer();
+type Buyer = Awaited<ReturnType<typeof aBuyer>>;
+
+/** A checkout from a rooted phone: the shipped rules challenge it. */
+async function challengedCheckout(buyer: Buyer) {
   const res = await checkout(kalos, buyer.token, { device: { ...buyer.device, rooted: true } });
   expect(res.status).toBe(201);
+  expect(res.body.status).toBe('requires_verification');
   return { ...buyer, payment: res.body as { id: string; status: string; next_action: { type: string; verify_url: string } } };
 }
+
+const challenged = async () => challengedCheckout(await aBuyer());
 
 const verify = (buyer: { token: string; payment: { id: string } }, stepUp: string) =>
   kalos.http.post(`/v1/checkouts/${buyer.payment.id}/verify`).set('Authorization', `Bearer ${buyer.token}`).send({ step_up_token: stepUp });
@@ -65,6 +72,7 @@ describe('step-up verification', () => {
     ['without amr', async (sub: string) => stepUpToken(sub, { auth_time: nowSeconds() })],
     ['with a password-only amr', async (sub: string) => stepUpToken(sub, { amr: ['pwd'], auth_time: nowSeconds() })],
     ['with an old auth_time', async (sub: string) => stepUpToken(sub, { amr: ['mfa'], auth_time: nowSeconds() - 6 * 60 })],
+    ['without a jti', async (sub: string) => stepUpToken(sub, { amr: ['mfa'], auth_time: nowSeconds(), jti: undefined })],
     ['signed by someone else', async () => 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl'],
   ])('a step-up token %s is refused and the payment still waits', async (_label, makeToken) => {
     const buyer = await challenged();
@@ -91,6 +99,41 @@ describe('step-up verification', () => {
     const explained = await decision(buyer.payment.id, buyer.token);
     expect(explained.body).toMatchObject({ decision: 'block', automated: true });
     expect(explained.body.reasons.map((r: { code: string }) => r.code)).toEqual(['device_integrity', 'verification_failed']);
+  });
+
+  test('a step-up token verifies one payment only: reused for a second one it is refused and counts as a failure', async () => {
+    const buyer = await aBuyer();
+    const first = await challengedCheckout(buyer);
+    const second = await challengedCheckout(buyer);
+    const token = await stepUpToken(buyer.sub);
+    expect((await verify(first, token)).status).toBe(200);
+
+    const reused = await verify(second, token);
+    expect(reused.status).toBe(400);
+    expect(reused.body.error).toMatchObject({ code: 'verification_failed', message: 'The verification was not accepted. Attempts left: 2.' });
+    const order = await kalos.http.get(`/v1/orders/${second.payment.id}`).set('Authorization', `Bearer ${buyer.token}`);
+    expect(order.body.status).toBe('requires_verification');
+    expect((await verify(second, await stepUpToken(buyer.sub))).status).toBe(200);
+  });
+
+  test('one step-up token sent for two payments at once verifies exactly one of them', async () => {
+    const buyer = await aBuyer();
+    const payments = [await challengedCheckout(buyer), await challengedCheckout(buyer)];
+    const token = await stepUpToken(buyer.sub);
+    const answers = await Promise.all(payments.map((payment) => verify(payment, token)));
+    expect(answers.map((res) => res.status).sort()).toEqual([200, 400]);
+    const statuses = await Promise.all(
+      payments.map(async (p) => (await kalos.http.get(`/v1/orders/${p.payment.id}`).set('Authorization', `Bearer ${buyer.token}`)).body.status),
+    );
+    expect(statuses.sort()).toEqual(['requires_payment', 'requires_verification']);
+  });
+
+  test('the payer\'s ordinary app token is no step-up token, even with amr mfa and a recent auth_time', async () => {
+    const buyer = await aBuyer({ extra: { amr: ['mfa'], auth_time: nowSeconds() } });
+    const pending = await challengedCheckout(buyer);
+    const res = await verify(pending, buyer.token);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('verification_failed');
   });
 
   test('nobody verifies another user\'s payment: it looks missing', async () => {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
+import util from 'node:util';
 import Redis from 'ioredis';
 import { MemoryCounters, RiskCounters } from '../../src/risk/counters';
 import { DefaultRiskEngine } from '../../src/risk/engine';
@@ -67,6 +68,17 @@ describe('risk engine on in-process counters', () => {
     expect(journalOf(london).hits.map((hit) => hit.rule)).toContain('impossible_travel');
     const nextDoor = await engine.assess(again(shanghai, 31 * 60_000, { location: { lat: 51.51, lon: -0.12 } }), listsSql());
     expect(journalOf(nextDoor).hits.map((hit) => hit.rule)).not.toContain('impossible_travel');
+  });
+
+  it('keeps the previous location in process memory only sealed', async () => {
+    const counters = new MemoryCounters();
+    const engine = engineOn(counters);
+    const shanghai = anInput({ location: { lat: 31.23, lon: 121.47 } });
+    await engine.assess(shanghai, listsSql());
+    const held = util.inspect(counters, { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity });
+    for (const coordinate of ['31.23', '121.47']) expect(held).not.toContain(coordinate);
+    const london = await engine.assess(again(shanghai, 30 * 60_000, { location: { lat: 51.5, lon: -0.12 } }), listsSql());
+    expect(journalOf(london).hits.map((hit) => hit.rule)).toContain('impossible_travel');
   });
 
   it('counts failed payments reported by the webhook path', async () => {
@@ -175,6 +187,17 @@ describe('risk engine when Redis is unreachable', () => {
   });
 });
 
+/** Every key under `prefix` with its contents, whatever the Redis type, as one string to search. */
+async function everyValueUnder(redis: Redis, prefix: string): Promise<string> {
+  const dump: string[] = [];
+  for (const key of await redis.keys(`${prefix}*`)) {
+    const type = await redis.type(key);
+    dump.push(key, type === 'zset' ? (await redis.zrange(key, 0, -1, 'WITHSCORES')).join(' ') : String(await redis.get(key)));
+  }
+  expect(dump.length).toBeGreaterThan(0);
+  return dump.join('\n');
+}
+
 (redisExpected() ? describe : describe.skip)('risk engines sharing one Redis', () => {
   const clients: Redis[] = [];
   afterAll(() => clients.forEach((redis) => redis.disconnect()));
@@ -215,5 +238,37 @@ describe('risk engine when Redis is unreachable', () => {
     expect(journalOf(later).hits.map((hit) => hit.rule)).toEqual(['daily_amount', 'impossible_travel']);
     const shared = await a.assess(again(otherUser, 1), listsSql());
     expect(journalOf(shared).features).toMatchObject({ device: { users_24h: 2 }, velocity: { device_24h: 2 } });
+  });
+
+  it('stores the previous location only sealed: no Redis value holds the coordinates, and impossible travel still fires', async () => {
+    const prefix = uniquePrefix();
+    const [a, b] = await sharedEngines(prefix);
+    const shanghai = anInput({ location: { lat: 31.2304, lon: 121.4737 } });
+    await a.assess(shanghai, listsSql());
+    const stored = await everyValueUnder(clients[0], prefix);
+    expect(stored).toContain(shanghai.userHash); // the dump does reach the counters
+    for (const coordinate of ['31.23', '121.47', '3123', '12147']) expect(stored).not.toContain(coordinate);
+    const london = await b.assess(again(shanghai, 30 * 60_000, { location: { lat: 51.5, lon: -0.12 } }), listsSql());
+    expect(journalOf(london).features).toMatchObject({ location: { previous_known: true } });
+    expect(journalOf(london).hits.map((hit) => hit.rule)).toContain('impossible_travel');
+  });
+
+  it('treats a stored location that does not open as no previous location', async () => {
+    const prefix = uniquePrefix();
+    const [engine] = await sharedEngines(prefix);
+    const redis = clients[clients.length - 1];
+    const first = anInput({ location: { lat: 31.23, lon: 121.47 } });
+    const second = anInput({ location: { lat: 31.23, lon: 121.47 } });
+    await engine.assess(first, listsSql());
+    const locationKey = (input: RiskInput) => `${prefix}loc:u:${input.userHash}`;
+    const previousOf = async (input: RiskInput) =>
+      journalOf(await engine.assess(again(input, 30 * 60_000, { location: { lat: 51.5, lon: -0.12 } }), listsSql())).features;
+
+    // Another user's sealed location: bound to that user, so it does not open for this one.
+    await redis.set(locationKey(second), (await redis.get(locationKey(first)))!, 'PX', 60_000);
+    expect(await previousOf(second)).toMatchObject({ location: { previous_known: false, distance_km: 0 } });
+    // A value in the former plaintext layout.
+    await redis.set(locationKey(first), `31.23,121.47,${first.now.getTime()}`, 'PX', 60_000);
+    expect(await previousOf(first)).toMatchObject({ location: { previous_known: false, distance_km: 0 } });
   });
 });

@@ -8,7 +8,13 @@ const check = (claims: Record<string, unknown>, env: Record<string, string> = {}
 
 describe('step-up token claims', () => {
   it('accept the same subject with amr mfa and a recent auth_time', () => {
-    expect(check({ sub: 'alice', amr: ['pwd', 'mfa'], auth_time: nowSeconds - 299 })).toBeUndefined();
+    expect(check({ sub: 'alice', jti: 'token-1', amr: ['pwd', 'mfa'], auth_time: nowSeconds - 299 })).toBeUndefined();
+  });
+
+  it('refuse a token without a jti: without it a token could not be held to one use', () => {
+    expect(check({ sub: 'alice', amr: ['mfa'], auth_time: nowSeconds })).toBe('jti_missing');
+    expect(check({ sub: 'alice', jti: '', amr: ['mfa'], auth_time: nowSeconds })).toBe('jti_missing');
+    expect(check({ sub: 'alice', jti: 42, amr: ['mfa'], auth_time: nowSeconds })).toBe('jti_missing');
   });
 
   it('refuse another subject, a missing or weak method, and an old or future auth_time', () => {
@@ -22,9 +28,9 @@ describe('step-up token claims', () => {
 
   it('accept the configured acr instead of amr, and a configured amr other than mfa', () => {
     const acr = { RISK_STEP_UP_ACR: 'urn:example:loa:2' };
-    expect(check({ sub: 'alice', acr: 'urn:example:loa:2', auth_time: nowSeconds }, acr)).toBeUndefined();
+    expect(check({ sub: 'alice', jti: 'token-2', acr: 'urn:example:loa:2', auth_time: nowSeconds }, acr)).toBeUndefined();
     expect(check({ sub: 'alice', acr: 'urn:example:loa:1', auth_time: nowSeconds }, acr)).toBe('method_missing');
     expect(check({ sub: 'alice', acr: 'urn:example:loa:2', auth_time: nowSeconds })).toBe('method_missing');
-    expect(check({ sub: 'alice', amr: ['hwk'], auth_time: nowSeconds }, { RISK_STEP_UP_AMR: 'hwk' })).toBeUndefined();
+    expect(check({ sub: 'alice', jti: 'token-3', amr: ['hwk'], auth_time: nowSeconds }, { RISK_STEP_UP_AMR: 'hwk' })).toBeUndefined();
   });
 });

@@ -37,7 +37,10 @@ export function featuresWith(patch: DeepPartial<RiskFeatures>): RiskFeatures {
 
 export const testHasher = (() => {
   const key = randomBytes(32);
-  return { hash: (purpose: string, value: string) => createHmac('sha256', key).update(`${purpose}\u0000${value}`).digest('base64url') };
+  return {
+    hash: (purpose: string, value: string) => createHmac('sha256', key).update(`${purpose}\u0000${value}`).digest('base64url'),
+    deriveKey: (label: string) => createHmac('sha256', key).update(label).digest(),
+  };
 })();
 
 export function settingsWith(env: Record<string, string> = {}): RiskSettings {
