@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Database, Sql } from '../db/database';
 import { lockPayment, Payment } from '../payments/payment';
 import { transition } from '../payments/state-machine';
-import { invalidStateTransition, notFound } from '../shared/errors';
+import { ApiError, invalidStateTransition, notFound } from '../shared/errors';
 import { appendDecision, latestDecision } from './journal';
 import { BUILT_IN_REASONS } from './rules';
 import type { StepUpSettings } from './settings';
@@ -84,7 +84,9 @@ async function checkToken(deps: StepUpDeps, request: StepUpRequest): Promise<Tok
   let claims: StepUpClaims;
   try {
     claims = await deps.verifyJwt(request.token);
-  } catch {
+  } catch (error) {
+    // The identity service being down is no failed try: it must not count towards blocking the payment.
+    if (error instanceof ApiError && error.status >= 500) throw error;
     return { failure: 'token_invalid' };
   }
   const failure = stepUpFailure(claims, { userId: request.userId, now: request.now, settings: deps.settings });

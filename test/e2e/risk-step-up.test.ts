@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { addToBlocklist, toBlocklistEntry } from '../../src/risk/blocklist';
+import { verifyStepUp } from '../../src/risk/step-up';
+import { ApiError } from '../../src/shared/errors';
 import { aDevice, checkout, startTestGateway, TestGateway } from '../support/gateway';
 
 /** Challenge → step-up, refusals, the explanation endpoint, and the outright refusals (guardian, blocklist). */
@@ -210,5 +212,22 @@ describe('refusals', () => {
 
   test('the journal is append-only', async () => {
     await expect(kalos.gateway.db.many('UPDATE risk_decisions SET decision = $1', ['allow'])).rejects.toThrow(/append-only/);
+  });
+});
+
+describe('step-up while the identity service is down', () => {
+  test('is answered 503 and not counted as a failed try', async () => {
+    const buyer = await challenged();
+    const outage = new ApiError(503, 'api_error', 'identity_unavailable', 'The identity service could not be reached.');
+    const attempt = () =>
+      verifyStepUp(
+        { db: kalos.gateway.db, settings: kalos.gateway.config.risk.stepUp, verifyJwt: () => Promise.reject(outage) },
+        { paymentId: buyer.payment.id, userId: buyer.sub, userHash: kalos.gateway.vault.userHash(buyer.sub), token: 'any', now: new Date() },
+      );
+    for (let i = 0; i < 4; i++) await expect(attempt()).rejects.toBe(outage);
+    const tries = await kalos.gateway.db.many('SELECT passed FROM risk_step_up_attempts WHERE payment_id = $1', [buyer.payment.id]);
+    expect(tries).toEqual([]);
+    const res = await verify(buyer, await stepUpToken(buyer.sub));
+    expect(res.body.status).toBe('requires_payment');
   });
 });
