@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { createGateway } from '../app/context';
 import { loadConfig } from '../config';
+import { purgeExpiredIdempotencyKeys } from '../payments/idempotency';
 import { expireAbandonedPayments, reconcileStuckPayments } from '../payments/reconcile';
 
 /**
  * `npm run reconcile [-- --older-than <seconds>]`: asks the providers about payments stuck in
- * requires_payment / processing (their webhook never came) and settles them, then cancels checkouts
- * left unpaid for PAYMENT_EXPIRY_SECONDS. Safe to run from cron on several hosts at once: every change
+ * requires_payment / processing (their webhook never came) and settles them, cancels checkouts left
+ * unpaid for PAYMENT_EXPIRY_SECONDS, and deletes idempotency keys past their retention. Safe to run from cron on several hosts at once: every change
  * goes through the once-only event path or the state machine's row lock.
  */
 async function main() {
@@ -20,6 +21,7 @@ async function main() {
     console.log(`reconcile: examined ${settled.examined}, settled ${settled.changed}, could not ask ${settled.failed}`);
     const expired = await expireAbandonedPayments(gateway, { olderThanSeconds: config.paymentExpirySeconds });
     console.log(`expire: examined ${expired.examined}, canceled ${expired.changed}, could not cancel ${expired.failed}`);
+    console.log(`idempotency keys past retention deleted: ${await purgeExpiredIdempotencyKeys(gateway.db)}`);
   } finally {
     await gateway.close();
   }

@@ -11,6 +11,7 @@ import { webhooksRouter } from '../webhooks/routes';
 import { requireAppUser } from './auth';
 import { errorHandler, unknownRoute } from './errors';
 import { refuseCardData, requireJsonBody } from './guards';
+import { requestLogSerializers } from './logger';
 import { createRateLimits } from './rate-limit';
 import { requestId } from './request-id';
 
@@ -39,12 +40,20 @@ export function createApp(gateway: Gateway): Express {
   const authenticate = [requireAppUser(gateway.tokens), limits.byUser];
 
   app.use(requestId);
-  app.use(pinoHttp({ logger: gateway.logger, genReqId: (_req, res) => (res as Response).locals.requestId, quietReqLogger: true }));
+  app.use(
+    pinoHttp({
+      logger: gateway.logger,
+      genReqId: (_req, res) => (res as Response).locals.requestId,
+      quietReqLogger: true,
+      serializers: requestLogSerializers,
+    }),
+  );
   app.use(helmet());
   app.use(recordMetrics(gateway));
   app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics, publicBaseUrl: config.publicBaseUrl }));
-  app.use('/v1', limits.byIp);
+  // Webhooks are not limited per IP: providers send bursts from few addresses, and every one is verified.
   app.use(webhooksRouter(gateway.webhooks));
+  app.use('/v1', limits.byIp);
   app.use(requireJsonBody, express.json({ limit: '100kb', strict: true }), refuseCardData);
   app.use(catalogRouter(gateway.catalog, authenticate));
   app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate }));

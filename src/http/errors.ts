@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { maskCardNumbers } from '../privacy/card-data';
 import { ProviderError } from '../providers/types';
 import { ApiError } from '../shared/errors';
 
@@ -62,5 +63,5 @@ export function errorHandler(logger: Logger) {
 }
 
 export function unknownRoute(req: Request, res: Response): void {
-  sendError(res, new ApiError(404, 'not_found', 'resource_missing', `No route for ${req.method} ${req.path}.`, { param: 'path' }));
+  sendError(res, new ApiError(404, 'not_found', 'resource_missing', `No route for ${req.method} ${maskCardNumbers(req.path)}.`, { param: 'path' }));
 }

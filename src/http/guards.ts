@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { findCardData } from '../privacy/card-data';
+import { findCardData, looksLikeCardNumber, nestsDeeperThan } from '../privacy/card-data';
 import { ApiError } from '../shared/errors';
 
 function hasBody(req: Request): boolean {
@@ -16,9 +16,35 @@ export function requireJsonBody(req: Request, _res: Response, next: NextFunction
   next();
 }
 
-/** Refuses card numbers anywhere in the body or query before any handler, log line or store can see them. */
+/** Real requests nest a few levels; anything deeper is refused before any recursive walk. */
+const MAX_JSON_DEPTH = 32;
+
+function decodedPath(req: Request): string {
+  try {
+    return decodeURIComponent(req.path);
+  } catch {
+    return req.path;
+  }
+}
+
+/**
+ * Where a card number was sent: a body or query field, or the path. Headers are not scanned: none is
+ * stored or logged in plaintext (the Idempotency-Key is kept only as a hash), and keys made of timestamps
+ * would be refused at random.
+ */
+function cardDataField(req: Request): string | undefined {
+  if (looksLikeCardNumber(decodedPath(req))) return 'path';
+  return findCardData(req.body) ?? findCardData(req.query);
+}
+
+/** Refuses card numbers anywhere in the request before any handler, log line or store can see them. */
 export function refuseCardData(req: Request, _res: Response, next: NextFunction): void {
-  const field = findCardData(req.body) ?? findCardData(req.query);
+  if (nestsDeeperThan(req.body, MAX_JSON_DEPTH)) {
+    throw new ApiError(400, 'invalid_request_error', 'parameter_invalid', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`, {
+      param: 'body',
+    });
+  }
+  const field = cardDataField(req);
   if (field) {
     req.body = undefined;
     throw new ApiError(

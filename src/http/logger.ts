@@ -1,8 +1,10 @@
 import pino, { DestinationStream, Logger } from 'pino';
+import { maskCardNumbers } from '../privacy/card-data';
 
 /**
- * Structured logs without personal data: credentials, signatures and client addresses are removed before
- * a line is written. Request bodies are never logged.
+ * Structured logs without personal data. Request lines keep only method, path and status (see
+ * requestLogSerializers); these paths are removed as a second line of defence wherever else they appear.
+ * Request bodies are never logged.
  */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -19,6 +21,19 @@ export const REDACTED_PATHS = [
   '*.ipAddress',
   '*.deviceId',
 ];
+
+/**
+ * What a request log line keeps: method and path only. No query string, no headers (User-Agent names the
+ * device model, forwarding headers the client's address), and card numbers masked even in the path.
+ */
+export const requestLogSerializers = {
+  req: (req: { id?: unknown; method?: string; url?: string }) => ({
+    id: req.id,
+    method: req.method,
+    path: maskCardNumbers(String(req.url ?? '').split('?')[0]),
+  }),
+  res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+};
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino({ level, redact: { paths: REDACTED_PATHS, remove: true }, base: { service: 'kalos-pay' } }, destination);

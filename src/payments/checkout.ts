@@ -57,9 +57,10 @@ function refusalFor(assessment: RiskAssessment): ApiError {
     : paymentBlocked();
 }
 
-const errorResponse = (error: ApiError): StoredResponse => ({
+/** A refusal stored as the key's answer; it names the payment it kept, so the app can ask for the decision. */
+const errorResponse = (error: ApiError, paymentId: string): StoredResponse => ({
   status: error.status,
-  body: { error: { type: error.type, code: error.code, message: error.message } },
+  body: { error: { type: error.type, code: error.code, message: error.message, payment_id: paymentId } },
 });
 
 const keyInUse = () =>
@@ -145,7 +146,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
       await attachPayment(tx, scope, id);
       return { payment };
     }
-    const response = status === 'blocked' ? errorResponse(refusalFor(assessment)) : { status: 201, body: paymentView(payment) };
+    const response = status === 'blocked' ? errorResponse(refusalFor(assessment), id) : { status: 201, body: paymentView(payment) };
     await completeIdempotencyKey(tx, scope, response, id);
     return { payment, response };
   }
@@ -183,7 +184,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
         await releaseIdempotencyKey(deps.db, scope);
         throw error;
       }
-      const response = errorResponse(providerRefused(payment.provider));
+      const response = errorResponse(providerRefused(payment.provider), payment.id);
       await deps.db.transaction(async (tx) => {
         await transition(tx, payment.id, 'failed', `${payment.provider}:session_refused`);
         await completeIdempotencyKey(tx, scope, response, payment.id);

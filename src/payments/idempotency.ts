@@ -106,3 +106,9 @@ export async function completeIdempotencyKey(tx: Sql, scope: IdempotencyScope, r
     [scope.userHash, sha256(scope.key), response.status, JSON.stringify(response.body), paymentId],
   );
 }
+
+/** Deletes answered keys past their retention (IDEMPOTENCY_TTL_HOURS): they protect nothing any more. */
+export async function purgeExpiredIdempotencyKeys(sql: Sql): Promise<number> {
+  const purged = await sql.many('DELETE FROM idempotency_keys WHERE expires_at < now() AND response_status IS NOT NULL RETURNING key_hash');
+  return purged.length;
+}

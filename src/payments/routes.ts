@@ -1,12 +1,13 @@
 import { Request, Response, Router, RequestHandler } from 'express';
 import type { Database } from '../db/database';
 import { appUser } from '../http/auth';
-import { bearerAuth, commonErrors, errorSchema, listSchema, openapi } from '../http/openapi-registry';
+import { bearerAuth, commonErrors, errorSchema, jsonContent, listSchema, openapi } from '../http/openapi-registry';
 import { parseInput } from '../http/validation';
 import type { PersonalDataVault } from '../privacy/vault';
-import { invalidRequest, notFound } from '../shared/errors';
+import { notFound } from '../shared/errors';
 import type { CheckoutService } from './checkout';
-import { findUserPayment, PAYMENT_COLUMNS, PaymentRow, toPayment } from './payment';
+import { listUserPayments } from './orders';
+import { findUserPayment } from './payment';
 import {
   checkoutRequestSchema,
   idempotencyHeaderSchema,
@@ -17,10 +18,6 @@ import {
 } from './schemas';
 import { orderDetailView, paymentView } from './views';
 
-const json = (schema: Parameters<typeof openapi.register>[1], description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
 
 openapi.registerPath({
   method: 'post',
@@ -33,12 +30,11 @@ openapi.registerPath({
     body: { content: { 'application/json': { schema: checkoutRequestSchema } } },
   },
   responses: {
-    201: json(paymentSchema, 'The payment, with next_action for the app'),
-    402: json(errorSchema, 'Blocked by the risk engine (payment_blocked)'),
-    403: json(errorSchema, 'A guardian must consent (guardian_consent_required)'),
-    409: json(errorSchema, 'Idempotency-Key reused with another body'),
-    502: json(errorSchema, 'The provider refused the request (provider_error)'),
-    503: json(errorSchema, 'The provider could not be reached (provider_unavailable); retry with the same key'),
+    201: jsonContent(paymentSchema, 'The payment, with next_action for the app'),
+    402: jsonContent(errorSchema, 'Blocked by the risk engine (payment_blocked)'),
+    403: jsonContent(errorSchema, 'A guardian must consent (guardian_consent_required)'),
+    409: jsonContent(errorSchema, '`idempotency_key_reused` (another body) or `idempotency_key_in_use` (the first request is still running)'),
+    502: jsonContent(errorSchema, '`provider_error`: the provider refused to open the payment'),
     ...commonErrors,
   },
 });
@@ -48,7 +44,7 @@ openapi.registerPath({
   summary: "The caller's payments, newest first",
   security: [{ [bearerAuth.name]: [] }],
   request: { query: listQuerySchema },
-  responses: { 200: json(listSchema(paymentSchema, 'PaymentList'), 'A page of payments'), ...commonErrors },
+  responses: { 200: jsonContent(listSchema(paymentSchema, 'PaymentList'), 'A page of payments'), ...commonErrors },
 });
 openapi.registerPath({
   method: 'get',
@@ -56,7 +52,7 @@ openapi.registerPath({
   summary: 'One payment with its status history, refunds and after-sale cases',
   security: [{ [bearerAuth.name]: [] }],
   request: { params: paymentIdParamsSchema },
-  responses: { 200: json(orderDetailSchema, 'The order'), ...commonErrors },
+  responses: { 200: jsonContent(orderDetailSchema, 'The order'), ...commonErrors },
 });
 
 interface PaymentsRouterDeps {
@@ -84,19 +80,8 @@ export function paymentsRouter(deps: PaymentsRouterDeps): Router {
 
   router.get('/v1/orders', ...deps.authenticate, async (req: Request, res: Response) => {
     const query = parseInput(listQuerySchema, req.query, 'query');
-    const userHash = deps.vault.userHash(appUser(res).id);
-    let cursor: PaymentRow | undefined;
-    if (query.starting_after) {
-      cursor = await deps.db.one<PaymentRow>('SELECT id, created_at FROM payments WHERE id = $1 AND user_hash = $2', [query.starting_after, userHash]);
-      if (!cursor) throw invalidRequest('parameter_invalid', 'starting_after does not name one of your payments.', 'starting_after');
-    }
-    const rows = await deps.db.many<PaymentRow>(
-      `SELECT ${PAYMENT_COLUMNS} FROM payments
-        WHERE user_hash = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
-        ORDER BY created_at DESC, id DESC LIMIT $4`,
-      [userHash, cursor?.created_at ?? null, cursor?.id ?? null, query.limit + 1],
-    );
-    res.json({ object: 'list', data: rows.slice(0, query.limit).map((row) => paymentView(toPayment(row))), has_more: rows.length > query.limit });
+    const page = await listUserPayments(deps.db, deps.vault.userHash(appUser(res).id), { limit: query.limit, startingAfter: query.starting_after });
+    res.json({ object: 'list', data: page.payments.map(paymentView), has_more: page.hasMore });
   });
 
   router.get('/v1/orders/:id', ...deps.authenticate, async (req: Request, res: Response) => {

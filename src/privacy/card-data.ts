@@ -35,6 +35,26 @@ function holdsCardNumber(run: string): boolean {
   return false;
 }
 
+/** Replaces card numbers in free text (a logged path, say) with a mask, leaving other digits alone. */
+export function maskCardNumbers(text: string): string {
+  return text.replace(DIGIT_RUN, (run) => (holdsCardNumber(run) ? '[card number removed]' : run));
+}
+
+/**
+ * True when a JSON value nests deeper than `limit`; checked without recursion, so a hostile body of
+ * thousands of nested arrays cannot exhaust the stack before it is refused.
+ */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: { node: unknown; depth: number }[] = [{ node: value, depth: 0 }];
+  while (pending.length > 0) {
+    const { node, depth } = pending.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) pending.push({ node: child, depth: depth + 1 });
+  }
+  return false;
+}
+
 export function looksLikeCardNumber(text: string): boolean {
   for (const match of text.matchAll(DIGIT_RUN)) {
     if (holdsCardNumber(match[0])) return true;

@@ -2,7 +2,7 @@ import { Request, RequestHandler, Response, Router } from 'express';
 import type { TokenVerifier } from '../auth/app-tokens';
 import type { Database } from '../db/database';
 import { appUser } from '../http/auth';
-import { bearerAuth, commonErrors, errorSchema, openapi } from '../http/openapi-registry';
+import { bearerAuth, commonErrors, errorSchema, jsonContent, openapi } from '../http/openapi-registry';
 import { parseInput } from '../http/validation';
 import { z } from '../http/zod';
 import type { CheckoutService } from '../payments/checkout';
@@ -26,7 +26,6 @@ const decisionSchema = z
   })
   .openapi('RiskDecisionExplanation');
 
-const json = (schema: Parameters<typeof openapi.register>[1], description: string) => ({ description, content: { 'application/json': { schema } } });
 
 openapi.registerPath({
   method: 'post',
@@ -37,9 +36,9 @@ openapi.registerPath({
   security: [{ [bearerAuth.name]: [] }],
   request: { params: paymentIdParamsSchema, body: { content: { 'application/json': { schema: verifyBodySchema } } } },
   responses: {
-    200: json(paymentSchema, 'Verified: the payment now requires payment, with its next_action'),
-    402: json(errorSchema, 'Too many failed verifications: the payment is blocked'),
-    409: json(errorSchema, 'The payment does not wait for verification'),
+    200: jsonContent(paymentSchema, 'Verified: the payment now requires payment, with its next_action'),
+    402: jsonContent(errorSchema, 'Too many failed verifications: the payment is blocked'),
+    409: jsonContent(errorSchema, 'The payment does not wait for verification'),
     ...commonErrors,
   },
 });
@@ -50,7 +49,7 @@ openapi.registerPath({
   description: 'Reason categories in plain words, never thresholds, and how to contest the decision.',
   security: [{ [bearerAuth.name]: [] }],
   request: { params: paymentIdParamsSchema },
-  responses: { 200: json(decisionSchema, 'The explanation'), ...commonErrors },
+  responses: { 200: jsonContent(decisionSchema, 'The explanation'), ...commonErrors },
 });
 
 export interface RiskRouterDeps {

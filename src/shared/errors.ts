@@ -52,4 +52,4 @@ export const authenticationFailed = (code: 'token_missing' | 'token_invalid' | '
   new ApiError(401, 'authentication_error', code, message, { headers: { 'WWW-Authenticate': 'Bearer' } });
 
 export const paymentBlocked = () =>
-  new ApiError(402, 'payment_error', 'payment_blocked', 'This payment cannot be completed. See the decision endpoint for why.');
+  new ApiError(402, 'payment_error', 'payment_blocked', 'This payment cannot be completed. GET /v1/orders/{payment_id}/decision explains why.');

@@ -58,6 +58,9 @@ describe('bad input gets a clear JSON error', () => {
     ['a token signed by someone else', async () => test.http.get('/v1/orders').set('Authorization', `Bearer ${await foreignSigned()}`), 401, 'authentication_error', 'token_invalid', undefined],
     ['an expired token', async () => test.http.get('/v1/orders').set('Authorization', `Bearer ${await expired()}`), 401, 'authentication_error', 'token_expired', undefined],
     ['a blocklisted device', () => post({ ...valid(), device: aDevice({ id: 'stolen-phone' }) }), 402, 'payment_error', 'payment_blocked', undefined],
+    ['a card number in the path', () => test.http.get('/v1/orders/4111%201111%201111%201111').set('Authorization', `Bearer ${token}`), 400, 'invalid_request_error', 'card_data_not_accepted', 'path'],
+    ['a card number in the query', () => test.http.get('/v1/orders?starting_after=4242424242424242').set('Authorization', `Bearer ${token}`), 400, 'invalid_request_error', 'card_data_not_accepted', 'starting_after'],
+    ['JSON nested 20,000 levels deep', () => test.http.post('/v1/checkouts').set('Idempotency-Key', newKey()).set('Content-Type', 'application/json').send(`{"deep":${'['.repeat(20_000)}${']'.repeat(20_000)}}`), 400, 'invalid_request_error', 'parameter_invalid', 'body'],
     ['a minor without guardian consent', async () => checkout(test, await test.token('young-one', { minor: true }), { device: aDevice({ id: 'young-phone' }) }), 403, 'permission_error', 'guardian_consent_required', undefined],
     ['completing a payment twice', async () => {
       const created = await post(valid());
@@ -88,6 +91,26 @@ describe('bad input gets a clear JSON error', () => {
     expect(JSON.stringify(res.body)).not.toContain('4111111111111111');
     expect(test.logs.length).toBeGreaterThan(0);
     expect(test.logs.join('\n')).not.toContain('4111111111111111');
+  });
+
+  it('keeps request logs to method, path and status: no query string, no headers, no client address', async () => {
+    const before = test.logs.length;
+    await test.http
+      .get('/v1/orders?limit=5&starting_after=pay_secretcursor')
+      .set('Authorization', `Bearer ${token}`)
+      .set('User-Agent', 'KalosApp/1.0 (iPhone15,2; iOS 17.4)')
+      .set('X-Forwarded-For', '198.51.100.23');
+    const lines = test.logs.slice(before).join('\n');
+    expect(lines).toContain('"path":"/v1/orders"');
+    for (const secret of ['secretcursor', 'iPhone15,2', '198.51.100.23', 'Bearer', '127.0.0.1']) expect(lines).not.toContain(secret);
+  });
+
+  it('names the kept payment when a checkout is refused, so the app can ask why', async () => {
+    const res = await post({ ...valid(), device: aDevice({ id: 'stolen-phone' }) });
+    expect(res.status).toBe(402);
+    expect(res.body.error.payment_id).toMatch(/^pay_/);
+    const decision = await test.http.get(`/v1/orders/${res.body.error.payment_id}/decision`).set('Authorization', `Bearer ${token}`);
+    expect(decision.body).toMatchObject({ decision: 'block', automated: true });
   });
 
   it('accepts digit runs that are not card numbers (fail the Luhn check or too short)', async () => {

@@ -80,6 +80,23 @@ describe('sandbox checkout → webhook → order history', () => {
     expect(second.body.has_more).toBe(false);
   });
 
+  it('pages without skipping payments created within the same millisecond', async () => {
+    const carol = await test.token('carol-pages');
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await checkout(test, carol, { device: aDevice({ id: 'carol-phone' }) })).body.id);
+    const stamps = ['2026-11-27 10:00:00.123456+00', '2026-11-27 10:00:00.123200+00', '2026-11-27 10:00:00.100000+00'];
+    for (const [i, id] of ids.entries()) await test.gateway.db.many('UPDATE payments SET created_at = $2 WHERE id = $1', [id, stamps[i]]);
+    const seen: string[] = [];
+    let cursor = '';
+    for (let page = 0; page < 4; page++) {
+      const res = await test.http.get(`/v1/orders?limit=1${cursor}`).set('Authorization', `Bearer ${carol}`);
+      seen.push(...res.body.data.map((p: { id: string }) => p.id));
+      if (!res.body.has_more) break;
+      cursor = `&starting_after=${res.body.data[0].id}`;
+    }
+    expect(seen).toEqual(ids);
+  });
+
   it("hides a user's payments from everyone else (404, as if missing)", async () => {
     const created = await checkout(test, alice);
     const mallory = await test.token('mallory');

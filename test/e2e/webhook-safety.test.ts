@@ -76,4 +76,21 @@ describe('sandbox webhooks: only genuine, matching events change a payment', () 
     expect(res.status).toBe(200);
     expect(await test.gateway.db.one('SELECT outcome FROM webhook_events WHERE event_id = $1', ['evt_unknown'])).toEqual({ outcome: 'unknown_payment' });
   });
+
+  it('is not rate limited per IP: providers send bursts from a few addresses', async () => {
+    const limited = await startTestGateway({ env: { RATE_LIMIT_IP_PER_MINUTE: '2' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await postSandboxWebhook(limited, { id: `evt_burst_${i}`, type: 'payment.succeeded', paymentId: 'pay_unknown', amount: 1, currency: 'CNY' });
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200]);
+      const api = [];
+      for (let i = 0; i < 3; i++) api.push((await limited.http.get('/v1/catalog')).status);
+      expect(api).toEqual([401, 401, 429]);
+    } finally {
+      await limited.stop();
+    }
+  });
 });
