@@ -27,18 +27,60 @@ export interface DatabaseHandle {
 async function startEmbedded(dataDir: string): Promise<{ url: string; stop(): Promise<void> }> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
-  const location = dataDir === 'memory://' ? dataDir : path.join(dataDir, 'pgdata');
-  if (location !== 'memory://') fs.mkdirSync(location, { recursive: true, mode: 0o700 });
-  const pglite = await PGlite.create(location);
-  const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0 });
-  await server.start();
-  return {
-    url: `postgres://postgres@${server.getServerConn()}/postgres`,
-    async stop() {
-      await server.stop();
-      await pglite.close();
-    },
-  };
+  const location = path.join(dataDir, 'pgdata');
+  fs.mkdirSync(location, { recursive: true, mode: 0o700 });
+  const releaseLock = lockDataDirectory(location);
+  try {
+    const pglite = await PGlite.create(location);
+    const server = new PGLiteSocketServer({ db: pglite, host: '127.0.0.1', port: 0 });
+    await server.start();
+    return {
+      url: `postgres://postgres@${server.getServerConn()}/postgres`,
+      async stop() {
+        await server.stop();
+        await pglite.close();
+        releaseLock();
+      },
+    };
+  } catch (error) {
+    releaseLock();
+    throw error;
+  }
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite has no lock of its own: a second process opening the same files (a CLI while the gateway runs)
+ * would see a stale copy and can corrupt them. One process at a time holds `kalos.lock`; a lock left by a
+ * process that no longer runs is taken over.
+ */
+function lockDataDirectory(location: string): () => void {
+  const lockFile = path.join(location, 'kalos.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: 0o600 });
+      return () => fs.rmSync(lockFile, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number(fs.readFileSync(lockFile, 'utf8'));
+      if (Number.isInteger(holder) && processIsAlive(holder)) {
+        throw new Error(
+          `The embedded database in ${location} is in use by process ${holder} (a running gateway?). ` +
+            'Stop it first, or run against PostgreSQL with DATABASE_URL.',
+        );
+      }
+      fs.rmSync(lockFile, { force: true });
+    }
+  }
+  throw new Error(`Could not lock the embedded database in ${location}`);
 }
 
 export async function connectDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
