@@ -48,7 +48,9 @@ export function createApp(gateway: Gateway): Express {
       serializers: requestLogSerializers,
     }),
   );
-  app.use(helmet());
+  // The default CSP, without upgrade-insecure-requests: the /docs page must load its own assets over
+  // plain http too (a gateway behind a TLS-terminating proxy, or on a laptop).
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(recordMetrics(gateway));
   app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics, publicBaseUrl: config.publicBaseUrl }));
   // Webhooks are not limited per IP: providers send bursts from few addresses, and every one is verified.

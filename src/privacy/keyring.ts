@@ -72,7 +72,7 @@ export class BlindIndex {
     if (key.length < 32) throw new Error('The blind index key must be at least 32 bytes');
   }
 
-  hash(purpose: 'user' | 'device' | 'ip' | 'idempotency', value: string): string {
+  hash(purpose: 'user' | 'device' | 'ip', value: string): string {
     return createHmac('sha256', this.key).update(`${purpose}\u0000${value}`).digest('base64url');
   }
 

@@ -10,7 +10,13 @@ openapi.registerPath({
   description:
     'sandbox: JSON with Sandbox-Signature; stripe: Stripe event JSON with Stripe-Signature; alipay: form-urlencoded async notify, answered with plain `success`/`failure`. A bad or missing signature is answered 400 and changes nothing.',
   request: { params: z.object({ provider: z.enum(['sandbox', 'stripe', 'alipay']) }) },
-  responses: { 200: { description: 'Processed (or a duplicate of a processed event)' }, 400: { description: 'Signature or format rejected' } },
+  responses: {
+    200: { description: 'Processed, or a duplicate of a processed event (Alipay: plain `success`)' },
+    400: { description: 'Signature or format rejected; nothing changed (Alipay: plain `failure`)' },
+    404: { description: 'That provider is not enabled on this gateway' },
+    413: { description: 'The body is over 100 kB' },
+    500: { description: 'Not processed because of a fault of ours; the provider retries (Alipay: plain `failure`)' },
+  },
 });
 
 /**

@@ -39,6 +39,8 @@ describe('operations endpoints and HTTP hygiene', () => {
     expect(res.status).toBe(200);
     expect(res.text).toContain('kalos-pay API');
     expect(res.text).not.toMatch(/https?:\/\/(cdn|unpkg)/);
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
   });
 
   it('puts X-Request-Id on every response, sets no cookie and sends the helmet headers', async () => {

@@ -21,6 +21,7 @@ openapi.registerPath({
   responses: {
     200: { description: 'The payment after the webhook', content: { 'application/json': { schema: paymentSchema } } },
     409: { description: 'The payment is not waiting for payment', content: { 'application/json': { schema: errorSchema } } },
+    502: { description: '`sandbox_delivery_failed`: the sandbox could not deliver its webhook', content: { 'application/json': { schema: errorSchema } } },
     ...commonErrors,
   },
 });
