@@ -7,6 +7,7 @@ import { createGateway, Gateway } from '../../src/app/context';
 import { startServer } from '../../src/app/server';
 import { AppTokenClaims, signAppToken } from '../../src/auth/embedded-issuer';
 import { loadConfig } from '../../src/config';
+import { secretsFile } from '../../src/config/key-material';
 import { createLogger } from '../../src/http/logger';
 import { createTestDatabase, dropTestDatabase } from './databases';
 
@@ -16,7 +17,11 @@ export interface TestGateway {
   http: ReturnType<typeof supertest>;
   /** An app token for `sub`, signed by this gateway's embedded identity. */
   token(sub: string, claims?: Omit<AppTokenClaims, 'sub'>): Promise<string>;
-  /** Settings to start a second instance on the same database, keys and Redis. */
+  /**
+   * Settings to start a second instance with the same keys and Redis, on the same database when tests run
+   * on PostgreSQL. The embedded database serves one process at a time, so there the second instance gets
+   * its own database (and a copy of the keys).
+   */
   sharedEnv: Record<string, string>;
   /** Log lines written so far, when started with captureLogs. */
   logs: string[];
@@ -59,18 +64,21 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const gateway = await createGateway(loadConfig(env), { logger });
   const server = await startServer(gateway, { host: '127.0.0.1', port: 0 });
   const issuer = gateway.keys.embeddedJwt!;
+  const siblingDataDir = databaseUrl ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-test-'));
+  if (siblingDataDir && fs.existsSync(secretsFile(dataDir))) fs.copyFileSync(secretsFile(dataDir), secretsFile(siblingDataDir));
   return {
     gateway,
     url: server.url,
     http: supertest(server.url),
     token: (sub, claims = {}) =>
       signAppToken({ privateKeyPem: issuer.privateKeyPem, iss: gateway.config.auth.issuer, aud: gateway.config.auth.audience }, { sub, ...claims }),
-    sharedEnv: env,
+    sharedEnv: siblingDataDir ? { ...env, DATA_DIR: siblingDataDir } : env,
     logs,
     async stop() {
       await server.shutdown();
       if (ownsDatabase) await dropTestDatabase(databaseUrl);
       if (!options.env?.DATA_DIR) fs.rmSync(dataDir, { recursive: true, force: true });
+      if (siblingDataDir) fs.rmSync(siblingDataDir, { recursive: true, force: true });
     },
   };
 }
