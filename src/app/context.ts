@@ -82,6 +82,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const checkout = createCheckoutService({
     db, catalog, providers, vault, risk, publicBaseUrl: config.publicBaseUrl, idempotencyTtlHours: config.idempotencyTtlHours,
     inProgressWaitMs: config.idempotencyWaitMs,
+    logger,
   });
 
   return {

@@ -9,11 +9,13 @@ import type { RiskAssessment, RiskEngine } from '../risk/types';
 import { ApiError, invalidRequest, paymentBlocked, permissionDenied } from '../shared/errors';
 import { newId } from '../shared/ids';
 import { MAX_AMOUNT, Money } from '../shared/money';
+import type { Logger } from 'pino';
 import {
   attachPayment,
   claimIdempotencyKey,
   completeIdempotencyKey,
   IdempotencyScope,
+  Lease,
   releaseIdempotencyKey,
   StoredResponse,
 } from './idempotency';
@@ -33,6 +35,7 @@ export interface CheckoutDeps {
   idempotencyTtlHours: number;
   /** How long a request waits for another request holding the same key before answering 409. */
   inProgressWaitMs: number;
+  logger: Logger;
 }
 
 export interface CheckoutCommand {
@@ -122,10 +125,15 @@ export function createCheckoutService(deps: CheckoutDeps) {
     await appendHistory(tx, fields.id, null, fields.status, `checkout:risk_${fields.assessment.decision}`);
   }
 
-  /** Step 1, for a freshly claimed key: decide risk and store the payment. Blocked and challenged payments are answered here. */
-  async function createPayment(tx: Sql, command: CheckoutCommand, scope: IdempotencyScope, provider: PaymentProvider, priced: ReturnType<typeof priceOf>) {
+  /**
+   * Step 1, for a freshly claimed key: price the item, decide risk and store the payment. Blocked and
+   * challenged payments are answered here. Pricing happens only now, so a replay never depends on today's
+   * catalog; a refusal rolls the claim back with it.
+   */
+  async function createPayment(tx: Sql, command: CheckoutCommand, scope: IdempotencyScope, lease: Lease) {
     const { request, user } = command;
-    const { item, money } = priced;
+    const provider = deps.providers.forCheckout(request.provider);
+    const { item, money } = priceOf(request, provider);
     const id = newId('pay');
     const deviceHash = deps.vault.blindIndex.hash('device', request.device.id);
     const assessment = await deps.risk.assess(
@@ -144,78 +152,98 @@ export function createCheckoutService(deps: CheckoutDeps) {
     const payment = (await findPayment(tx, id))!;
     if (status === 'requires_payment') {
       await attachPayment(tx, scope, id);
-      return { payment };
+      return { payment, lease };
     }
     const response = status === 'blocked' ? errorResponse(refusalFor(assessment), id) : { status: 201, body: paymentView(payment) };
-    await completeIdempotencyKey(tx, scope, response, id);
-    return { payment, response };
+    await completeIdempotencyKey(tx, scope, lease, response, id);
+    return { response };
   }
 
   /**
    * Step 2: opens the provider session of a payment that may now be paid, unless it has one. Keyed by our
    * payment id, so two callers racing (a resumed checkout, a retried verification) get the same session.
+   * The session is stored only while the payment still waits for payment: if it moved on meanwhile (the
+   * expiry sweep canceled it), the session just opened is closed again.
    */
   async function ensureSession(payment: Payment): Promise<Payment> {
     if (payment.providerRef) return payment;
     const provider = deps.providers.forCheckout(payment.provider);
+    const money = { amount: payment.amount, currency: payment.currency };
     const session = await provider.createSession({
       paymentId: payment.id,
-      money: { amount: payment.amount, currency: payment.currency },
+      money,
       item: { sku: payment.sku, name: payment.itemName, quantity: payment.quantity },
       captureMethod: payment.captureMethod,
       idempotencyKey: `checkout_${payment.id}`,
     });
     const row = await deps.db.one<PaymentRow>(
       `UPDATE payments SET provider_ref = $2, next_action = $3, updated_at = now()
-        WHERE id = $1 AND provider_ref IS NULL RETURNING ${PAYMENT_COLUMNS}`,
+        WHERE id = $1 AND provider_ref IS NULL AND status = 'requires_payment' RETURNING ${PAYMENT_COLUMNS}`,
       [payment.id, session.providerRef, JSON.stringify(session.nextAction)],
     );
-    return row ? toPayment(row) : (await findPayment(deps.db, payment.id))!;
+    if (row) return toPayment(row);
+    const current = (await findPayment(deps.db, payment.id))!;
+    if (current.providerRef !== session.providerRef) {
+      await provider.cancel({ paymentId: payment.id, providerRef: session.providerRef, money }).catch((error: unknown) => {
+        deps.logger.warn({ err: error, paymentId: payment.id }, 'could not close a session opened for a payment that moved on');
+      });
+    }
+    return current;
   }
 
-  /** Steps 2 and 3 for a checkout. A provider that refuses for good fails the payment; one that is down leaves it resumable. */
-  async function openAndAnswer(payment: Payment, scope: IdempotencyScope): Promise<StoredResponse> {
-    let opened: Payment;
+  /**
+   * Opens the session of a payment that waits for payment (checkout, or after a passed step-up). A provider
+   * that refuses for good fails the payment (502 provider_error); one that is down leaves it resumable.
+   */
+  async function openSession(payment: Payment): Promise<Payment> {
+    if (payment.status !== 'requires_payment') return payment;
     try {
-      // A resumed payment may have moved on meanwhile (expired, say): answer with it as it stands.
-      opened = payment.status === 'requires_payment' ? await ensureSession(payment) : payment;
+      return await ensureSession(payment);
     } catch (error) {
-      if (!(error instanceof ProviderError) || error.kind !== 'terminal') {
-        await releaseIdempotencyKey(deps.db, scope);
+      if (!(error instanceof ProviderError) || error.kind !== 'terminal') throw error;
+      await deps.db.transaction((tx) => transition(tx, payment.id, 'failed', `${payment.provider}:session_refused`));
+      throw providerRefused(payment.provider);
+    }
+  }
+
+  /** Steps 2 and 3 for a checkout. Undefined when another request took the key over meanwhile. */
+  async function openAndAnswer(payment: Payment, scope: IdempotencyScope, lease: Lease): Promise<StoredResponse | undefined> {
+    let response: StoredResponse;
+    try {
+      response = { status: 201, body: paymentView(await openSession(payment)) };
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === 'provider_error')) {
+        await releaseIdempotencyKey(deps.db, scope, lease);
         throw error;
       }
-      const response = errorResponse(providerRefused(payment.provider), payment.id);
-      await deps.db.transaction(async (tx) => {
-        await transition(tx, payment.id, 'failed', `${payment.provider}:session_refused`);
-        await completeIdempotencyKey(tx, scope, response, payment.id);
-      });
-      return response;
+      response = errorResponse(error, payment.id);
     }
-    const response = { status: 201, body: paymentView(opened) };
-    await deps.db.transaction((tx) => completeIdempotencyKey(tx, scope, response, payment.id));
-    return response;
+    const stored = await deps.db.transaction((tx) => completeIdempotencyKey(tx, scope, lease, response, payment.id));
+    return stored ? response : undefined;
   }
 
   async function checkout(command: CheckoutCommand): Promise<StoredResponse> {
-    const provider = deps.providers.forCheckout(command.request.provider);
-    const priced = priceOf(command.request, provider); // an unknown sku or currency is refused before any key is claimed
     const scope = { userHash: deps.vault.userHash(command.user.id), key: command.idempotencyKey, request: command.request };
     const deadline = Date.now() + deps.inProgressWaitMs;
     for (;;) {
       const step = await deps.db.transaction(async (tx) => {
         const claim = await claimIdempotencyKey(tx, scope, deps.idempotencyTtlHours);
-        if (claim.state === 'claimed') return createPayment(tx, command, scope, provider, priced);
-        if (claim.state === 'resumed') return { payment: (await findPayment(tx, claim.paymentId))! };
+        if (claim.state === 'claimed') return createPayment(tx, command, scope, claim.lease);
+        if (claim.state === 'resumed') return { payment: (await findPayment(tx, claim.paymentId))!, lease: claim.lease };
         return claim;
       });
       if ('response' in step && step.response) return step.response;
-      if ('payment' in step) return openAndAnswer(step.payment, scope);
+      if ('payment' in step && step.payment) {
+        const answer = await openAndAnswer(step.payment, scope, step.lease);
+        if (answer) return answer;
+        continue; // another request took the key over: its answer is the one to give
+      }
       if (Date.now() > deadline) throw keyInUse();
       await sleep(POLL_MS);
     }
   }
 
-  return { checkout, ensureSession };
+  return { checkout, openSession };
 }
 
 export type CheckoutService = ReturnType<typeof createCheckoutService>;

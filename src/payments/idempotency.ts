@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Sql } from '../db/database';
 import { ApiError } from '../shared/errors';
 
@@ -27,16 +27,22 @@ export interface IdempotencyScope {
   request: unknown;
 }
 
-/** How long a request may hold a claimed key before a retry may take its work over (longer than any provider timeout). */
-export const LEASE_SECONDS = 30;
+/**
+ * How long a request may hold a claimed key before a retry may take its work over. Longer than the slowest
+ * provider call (Stripe: a 20 s timeout, tried up to three times with back-off).
+ */
+export const LEASE_SECONDS = 90;
+
+/** Proof of holding a key's lease: only the holder may store the answer or give the key up. */
+export type Lease = string;
 
 export type Claim =
   /** This request owns the key: do the work, then `completeIdempotencyKey`. */
-  | { state: 'claimed' }
+  | { state: 'claimed'; lease: Lease }
   /** The key's first request finished: answer exactly what it answered. */
   | { state: 'completed'; response: StoredResponse }
   /** The first request died (or gave up) half-way: this request resumes its payment under a fresh lease. */
-  | { state: 'resumed'; paymentId: string }
+  | { state: 'resumed'; paymentId: string; lease: Lease }
   /** Another request is working on this key right now: wait and look again. */
   | { state: 'busy' };
 
@@ -59,16 +65,17 @@ interface KeyRow {
 export async function claimIdempotencyKey(tx: Sql, scope: IdempotencyScope, ttlHours: number): Promise<Claim> {
   const keyHash = sha256(scope.key);
   const requestHash = sha256(canonicalJson(scope.request));
+  const lease = randomUUID();
   // An expired claim no longer protects anything; clear it so the key can start afresh.
   await tx.many('DELETE FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2 AND expires_at < now()', [scope.userHash, keyHash]);
   const claimed = await tx.one(
-    `INSERT INTO idempotency_keys (user_hash, key_hash, request_hash, expires_at, locked_until)
-     VALUES ($1, $2, $3, now() + make_interval(hours => $4), now() + make_interval(secs => $5))
+    `INSERT INTO idempotency_keys (user_hash, key_hash, request_hash, expires_at, locked_until, lease_id)
+     VALUES ($1, $2, $3, now() + make_interval(hours => $4), now() + make_interval(secs => $5), $6)
      ON CONFLICT (user_hash, key_hash) DO NOTHING
      RETURNING key_hash`,
-    [scope.userHash, keyHash, requestHash, ttlHours, LEASE_SECONDS],
+    [scope.userHash, keyHash, requestHash, ttlHours, LEASE_SECONDS, lease],
   );
-  if (claimed) return { state: 'claimed' };
+  if (claimed) return { state: 'claimed', lease };
   const existing = await tx.one<KeyRow>(
     'SELECT request_hash, response_status, response_body, payment_id FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2',
     [scope.userHash, keyHash],
@@ -78,12 +85,12 @@ export async function claimIdempotencyKey(tx: Sql, scope: IdempotencyScope, ttlH
   // Stored as text, not jsonb, so a replay is byte-for-byte the first answer (jsonb reorders keys).
   if (existing.response_status !== null) return { state: 'completed', response: { status: existing.response_status, body: JSON.parse(existing.response_body!) } };
   const takenOver = await tx.one<{ payment_id: string }>(
-    `UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $3)
+    `UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $3), lease_id = $4
       WHERE user_hash = $1 AND key_hash = $2 AND response_status IS NULL AND locked_until < now() AND payment_id IS NOT NULL
       RETURNING payment_id`,
-    [scope.userHash, keyHash, LEASE_SECONDS],
+    [scope.userHash, keyHash, LEASE_SECONDS, lease],
   );
-  return takenOver ? { state: 'resumed', paymentId: takenOver.payment_id } : { state: 'busy' };
+  return takenOver ? { state: 'resumed', paymentId: takenOver.payment_id, lease } : { state: 'busy' };
 }
 
 /** Ties the claimed key to the payment its request created, so a retry can resume that payment. */
@@ -92,19 +99,25 @@ export async function attachPayment(tx: Sql, scope: IdempotencyScope, paymentId:
 }
 
 /** Gives the key up early (the provider failed): the client's retry may resume at once instead of waiting out the lease. */
-export async function releaseIdempotencyKey(sql: Sql, scope: IdempotencyScope): Promise<void> {
-  await sql.many('UPDATE idempotency_keys SET locked_until = now() WHERE user_hash = $1 AND key_hash = $2 AND response_status IS NULL', [
-    scope.userHash,
-    sha256(scope.key),
-  ]);
+export async function releaseIdempotencyKey(sql: Sql, scope: IdempotencyScope, lease: Lease): Promise<void> {
+  await sql.many(
+    'UPDATE idempotency_keys SET locked_until = now() WHERE user_hash = $1 AND key_hash = $2 AND response_status IS NULL AND lease_id = $3',
+    [scope.userHash, sha256(scope.key), lease],
+  );
 }
 
-export async function completeIdempotencyKey(tx: Sql, scope: IdempotencyScope, response: StoredResponse, paymentId: string) {
-  await tx.many(
-    `UPDATE idempotency_keys SET response_status = $3, response_body = $4, payment_id = $5, locked_until = NULL
-      WHERE user_hash = $1 AND key_hash = $2`,
-    [scope.userHash, sha256(scope.key), response.status, JSON.stringify(response.body), paymentId],
+/**
+ * Stores the key's answer, if this request still holds the lease. False when another request took the
+ * key over meanwhile: its answer is the one that counts.
+ */
+export async function completeIdempotencyKey(tx: Sql, scope: IdempotencyScope, lease: Lease, response: StoredResponse, paymentId: string): Promise<boolean> {
+  const stored = await tx.one(
+    `UPDATE idempotency_keys SET response_status = $4, response_body = $5, payment_id = $6, locked_until = NULL
+      WHERE user_hash = $1 AND key_hash = $2 AND lease_id = $3 AND response_status IS NULL
+      RETURNING key_hash`,
+    [scope.userHash, sha256(scope.key), lease, response.status, JSON.stringify(response.body), paymentId],
   );
+  return Boolean(stored);
 }
 
 /** Deletes answered keys past their retention (IDEMPOTENCY_TTL_HOURS): they protect nothing any more. */

@@ -80,7 +80,7 @@ export function riskRouter(deps: RiskRouterDeps): Router {
     );
     if (result.outcome === 'failed') throw verificationFailed(result.attemptsLeft);
     if (result.outcome === 'blocked') throw paymentBlocked();
-    res.json(paymentView(await deps.checkout.ensureSession(result.payment)));
+    res.json(paymentView(await deps.checkout.openSession(result.payment)));
   });
 
   router.get('/v1/orders/:id/decision', ...deps.authenticate, async (req: Request, res: Response) => {

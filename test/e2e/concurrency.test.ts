@@ -1,4 +1,4 @@
-import { sha256 } from '../../src/payments/idempotency';
+import { completeIdempotencyKey, sha256 } from '../../src/payments/idempotency';
 import { transition } from '../../src/payments/state-machine';
 import { checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
 import { historyOf, postSandboxWebhook } from '../support/sandbox-webhooks';
@@ -106,6 +106,21 @@ describe('duplicates and races', () => {
     expect(retried.body).toMatchObject({ id: paymentId, status: 'canceled', next_action: null });
     const row = await test.gateway.db.one('SELECT provider_ref FROM payments WHERE id = $1', [paymentId]);
     expect(row).toEqual({ provider_ref: null });
+  });
+
+  it('a request whose lease lapsed cannot overwrite the answer of the request that took over', async () => {
+    const token = await test.token('racer-9');
+    const key = newKey();
+    await crashAfterStoringPayment(token, key, 'expired');
+    const taken = await checkout(test, token, {}, key);
+    expect(taken.status).toBe(201);
+    const userHash = test.gateway.vault.userHash((await test.gateway.tokens.verifyAppUser(token)).id);
+    const scope = { userHash, key, request: {} };
+    const late = await test.gateway.db.transaction((tx) =>
+      completeIdempotencyKey(tx, scope, 'the-lapsed-lease', { status: 502, body: { error: { code: 'provider_error' } } }, taken.body.id),
+    );
+    expect(late).toBe(false);
+    expect((await checkout(test, token, {}, key)).body).toEqual(taken.body);
   });
 
   it('a duplicate that waits longer than IDEMPOTENCY_WAIT_MS for a live request gets 409 idempotency_key_in_use', async () => {
