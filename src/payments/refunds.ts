@@ -4,7 +4,7 @@ import type { ProviderRegistry } from '../providers/registry';
 import { ProviderError } from '../providers/types';
 import { invalidRequest, invalidStateTransition, notFound } from '../shared/errors';
 import { newId } from '../shared/ids';
-import { lockPayment, Payment } from './payment';
+import { findPayment, lockPayment, Payment } from './payment';
 import { applyRefundedTotal, refundTotal } from './refund-totals';
 import { REFUNDABLE_STATUSES } from './status';
 
@@ -23,6 +23,13 @@ export interface RefundRecord {
   status: 'pending' | 'succeeded' | 'failed';
 }
 
+interface RefundRow {
+  id: string;
+  payment_id: string;
+  amount: string;
+  currency: string;
+}
+
 export interface RefundDeps {
   db: Database;
   providers: ProviderRegistry;
@@ -34,12 +41,17 @@ export interface RefundDeps {
  * Step 1 of a refund, inside the caller's transaction and under the payment's row lock (`payment` must
  * come from lockPayment): reserves the amount as a pending refund row, checked against what is left.
  */
-export async function reserveRefund(tx: Sql, payment: Payment, request: Omit<RefundRequest, 'paymentId'>): Promise<RefundRecord> {
-  if (!REFUNDABLE_STATUSES.includes(payment.status)) {
-    throw invalidStateTransition(`A payment in status ${payment.status} cannot be refunded.`);
-  }
-  if (payment.status === 'held_for_review' && payment.captureMethod === 'manual') {
-    throw invalidStateTransition('This payment is only authorised, not captured: reject it to release the funds.');
+export async function reserveRefund(
+  tx: Sql,
+  payment: Payment,
+  request: Omit<RefundRequest, 'paymentId'>,
+  options: { rejectingReview?: boolean } = {},
+): Promise<RefundRecord> {
+  // A held payment is refunded only in full, by rejecting it in review: a partial refund would strand it.
+  const refundable = options.rejectingReview ? payment.status === 'held_for_review' : REFUNDABLE_STATUSES.includes(payment.status);
+  if (!refundable) {
+    const hint = payment.status === 'held_for_review' ? ' Reject it in review instead.' : '';
+    throw invalidStateTransition(`A payment in status ${payment.status} cannot be refunded.${hint}`);
   }
   const remaining = payment.amount - (await refundTotal(tx, payment.id, ['pending', 'succeeded']));
   const amount = request.amount ?? remaining;
@@ -103,7 +115,29 @@ export function createRefundService(deps: RefundDeps) {
     return settle(pending, payment);
   }
 
-  return { refund, settle };
+  /**
+   * Asks again about refunds left pending (the provider timed out, or Alipay had not confirmed yet): the
+   * same refund id is sent, so the provider answers for the refund it already has rather than paying twice.
+   */
+  async function settlePendingRefunds(options: { olderThanSeconds: number; limit?: number }): Promise<{ examined: number; settled: number }> {
+    const rows = await deps.db.many<RefundRow>(
+      `SELECT id, payment_id, amount, currency FROM refunds
+        WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2`,
+      [options.olderThanSeconds, options.limit ?? 500],
+    );
+    let settled = 0;
+    for (const row of rows) {
+      const pending: RefundRecord = { id: row.id, paymentId: row.payment_id, amount: Number(row.amount), currency: row.currency, status: 'pending' };
+      try {
+        if ((await settle(pending, (await findPayment(deps.db, row.payment_id))!)).status !== 'pending') settled += 1;
+      } catch (error) {
+        deps.logger.warn({ err: error, refundId: row.id }, 'could not settle a pending refund');
+      }
+    }
+    return { examined: rows.length, settled };
+  }
+
+  return { refund, settle, settlePendingRefunds };
 }
 
 export type RefundService = ReturnType<typeof createRefundService>;

@@ -43,8 +43,8 @@ export function canTransition(from: PaymentStatus, to: PaymentStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 
-/** Statuses in which money was taken and may be refunded. */
-export const REFUNDABLE_STATUSES: readonly PaymentStatus[] = ['succeeded', 'partially_refunded', 'held_for_review'];
+/** Statuses in which money was taken and may be refunded (a held payment only through its review's rejection). */
+export const REFUNDABLE_STATUSES: readonly PaymentStatus[] = ['succeeded', 'partially_refunded'];
 
 /** Statuses that wait on the provider and may need a reconcile when its webhook never comes. */
 export const AWAITING_PROVIDER_STATUSES: readonly PaymentStatus[] = ['requires_payment', 'processing'];

@@ -55,7 +55,10 @@ async function settleHeld(deps: ReviewDeps, paymentId: string, verdict: ReviewVe
   const decided = await deps.db.transaction(async (tx): Promise<{ payment: Payment; refund?: RefundRecord }> => {
     const held = await lockHeld(tx, paymentId);
     if (held.captureMethod === 'manual') return { payment: held };
-    if (verdict === 'reject') return { payment: held, refund: await reserveRefund(tx, held, { reason: 'risk_review_rejected' }) };
+    if (verdict === 'reject') {
+      if (held.reviewReason === 'dispute_opened') throw invalidStateTransition('A dispute is open on this payment: a refund now would pay the money back twice.');
+      return { payment: held, refund: await reserveRefund(tx, held, { reason: 'risk_review_rejected' }, { rejectingReview: true }) };
+    }
     return { payment: (await moveHeld(tx, held, verdict)).payment };
   });
   if (decided.refund) {

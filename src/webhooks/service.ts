@@ -149,10 +149,18 @@ export function createWebhookService(deps: WebhookDeps) {
     return fromTransition(await applyRefundedTotal(tx, payment, total, source));
   }
 
+  /**
+   * A dispute on held money keeps it held and tells the reviewer (a refund would pay it back twice). A
+   * closing dispute only concerns a disputed payment; won, it returns to what its refunds make it.
+   */
   async function applyDispute(tx: Sql, payment: Payment, dispute: 'opened' | 'won' | 'lost', source: string): Promise<Applied> {
-    if (dispute === 'lost') return { outcome: 'unchanged', payment };
-    const target = dispute === 'opened' ? 'disputed' : statusForRefunded(payment, payment.refundedAmount);
-    return fromTransition(await transition(tx, payment.id, target, source));
+    if (dispute === 'opened' && payment.status === 'held_for_review') {
+      await tx.many("UPDATE payments SET review_reason = 'dispute_opened', updated_at = now() WHERE id = $1", [payment.id]);
+      return { outcome: 'applied', payment };
+    }
+    if (dispute === 'opened') return fromTransition(await transition(tx, payment.id, 'disputed', source));
+    if (dispute === 'lost' || payment.status !== 'disputed') return { outcome: 'unchanged', payment };
+    return fromTransition(await transition(tx, payment.id, statusForRefunded(payment, payment.refundedAmount), source));
   }
 
   async function applyToPayment(tx: Sql, provider: ProviderName, event: ProviderEvent): Promise<Applied> {

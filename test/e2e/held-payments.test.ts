@@ -111,4 +111,34 @@ describe('held payments, disputes and refund totals', () => {
     const outside = await test.gateway.db.many("SELECT amount FROM refunds WHERE payment_id = $1 AND reason = 'provider_initiated'", [payment.id]);
     expect(outside).toEqual([{ amount: '500' }]);
   });
+
+  it('a held payment is refunded only in full, through its rejection', async () => {
+    const payment = await heldPayment();
+    await expect(test.gateway.refunds.refund({ paymentId: payment.id, amount: 1000, reason: 'goodwill' })).rejects.toMatchObject({
+      status: 409,
+      code: 'invalid_state_transition',
+    });
+    expect((await rejectHeldPayment(reviewDeps(), payment.id)).status).toBe('refunded');
+  });
+
+  it('a dispute on held money keeps it held, flags it, and stops a rejection from refunding it twice', async () => {
+    const payment = await heldPayment();
+    await test.gateway.webhooks.applyEvent('sandbox', { kind: 'dispute', eventId: `evt_hd_${payment.id}`, ref: { paymentId: payment.id }, dispute: 'opened' });
+    expect(await test.gateway.db.one('SELECT status, review_reason FROM payments WHERE id = $1', [payment.id])).toEqual({
+      status: 'held_for_review',
+      review_reason: 'dispute_opened',
+    });
+    await expect(rejectHeldPayment(reviewDeps(), payment.id)).rejects.toMatchObject({ code: 'invalid_state_transition' });
+    // A "won" for a payment that is not disputed changes nothing: it cannot release the hold.
+    await test.gateway.webhooks.applyEvent('sandbox', { kind: 'dispute', eventId: `evt_hw_${payment.id}`, ref: { paymentId: payment.id }, dispute: 'won' });
+    expect(await historyOf(test, payment.id)).toEqual(['requires_payment', 'held_for_review']);
+  });
+
+  it('a dispute closing on a payment that was never disputed changes nothing', async () => {
+    const n = buyers++;
+    const token = await test.token(`undisputed-${n}`);
+    const payment = (await checkout(test, token, { device: aDevice({ id: `undisputed-phone-${n}` }) })).body as { id: string };
+    await test.gateway.webhooks.applyEvent('sandbox', { kind: 'dispute', eventId: `evt_uw_${payment.id}`, ref: { paymentId: payment.id }, dispute: 'won' });
+    expect(await historyOf(test, payment.id)).toEqual(['requires_payment']);
+  });
 });

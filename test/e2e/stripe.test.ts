@@ -300,6 +300,21 @@ describe('refunds and disputes', () => {
     ]);
   });
 
+  test('a refund whose call timed out stays pending, and reconcile asks again with the same refund id', async () => {
+    const paid = await succeededPayment();
+    fake.failNext(500, 'api_error', 'Stripe timed out');
+    const pending = await kalos.gateway.refunds.refund({ paymentId: paid.payment.id, amount: 1200, reason: 'requested_by_customer' });
+    expect(pending.status).toBe('pending');
+    expect((await order(paid)).status).toBe('succeeded');
+
+    const retried = await kalos.gateway.refunds.settlePendingRefunds({ olderThanSeconds: 0 });
+    expect(retried.settled).toBeGreaterThanOrEqual(1);
+    expect(await order(paid)).toMatchObject({ status: 'partially_refunded', refunded_amount: 1200 });
+    const refundCalls = fake.requests.filter((r) => r.path === '/v1/refunds' && r.idempotencyKey === `kalos:refund:${pending.id}`);
+    expect(refundCalls.length).toBeGreaterThanOrEqual(2);
+    expect(fake.refundsOf(paid.intentId).filter((refund) => refund.metadata.refund_id === pending.id)).toHaveLength(1);
+  });
+
   test('a refund Stripe leaves pending counts only once refund.updated says it succeeded', async () => {
     const paid = await succeededPayment();
     fake.holdNextRefund();
