@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { migrations } from '../../migrations';
@@ -48,32 +49,55 @@ async function startEmbedded(dataDir: string): Promise<{ url: string; stop(): Pr
   }
 }
 
-function processIsAlive(pid: number): boolean {
+interface LockHolder {
+  pid: number;
+  host: string;
+}
+
+/** Whether the holder recorded in a lock file is a live process other than this one, on this machine. */
+function heldByAnother(content: string): LockHolder | undefined {
+  let holder: LockHolder;
   try {
-    process.kill(pid, 0);
-    return true;
+    holder = JSON.parse(content) as LockHolder;
+  } catch {
+    return undefined; // empty or garbled: a crash between creating and writing the file
+  }
+  // Our own pid means a restart that reused it (a container's PID 1); another host's lock cannot be checked.
+  if (!Number.isInteger(holder.pid) || holder.pid <= 0 || holder.pid === process.pid || holder.host !== os.hostname()) return undefined;
+  try {
+    process.kill(holder.pid, 0);
+    return holder;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? holder : undefined;
   }
 }
 
 /**
  * PGlite has no lock of its own: a second process opening the same files (a CLI while the gateway runs)
- * would see a stale copy and can corrupt them. One process at a time holds `kalos.lock`; a lock left by a
- * process that no longer runs is taken over.
+ * would see a stale copy and can corrupt them. One process at a time holds `kalos.lock`; a lock whose
+ * holder no longer runs is taken over. (Two processes taking over the same stale lock in the same instant
+ * could both win; that needs a crash and two starts at once, on a mode meant for one laptop.)
  */
+const heldHere = new Set<string>();
+
 function lockDataDirectory(location: string): () => void {
   const lockFile = path.join(location, 'kalos.lock');
+  if (heldHere.has(lockFile)) throw new Error(`The embedded database in ${location} is already open in this process.`);
+  const me = JSON.stringify({ pid: process.pid, host: os.hostname() });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx', mode: 0o600 });
-      return () => fs.rmSync(lockFile, { force: true });
+      fs.writeFileSync(lockFile, me, { flag: 'wx', mode: 0o600 });
+      heldHere.add(lockFile);
+      return () => {
+        heldHere.delete(lockFile);
+        fs.rmSync(lockFile, { force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number(fs.readFileSync(lockFile, 'utf8'));
-      if (Number.isInteger(holder) && processIsAlive(holder)) {
+      const holder = heldByAnother(fs.readFileSync(lockFile, 'utf8'));
+      if (holder) {
         throw new Error(
-          `The embedded database in ${location} is in use by process ${holder} (a running gateway?). ` +
+          `The embedded database in ${location} is in use by process ${holder.pid} (a running gateway?). ` +
             'Stop it first, or run against PostgreSQL with DATABASE_URL.',
         );
       }
