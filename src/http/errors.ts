@@ -30,7 +30,10 @@ function fromBodyParser(error: { type?: string; status?: number }): ApiError | u
     case 'request.aborted':
       return new ApiError(400, 'invalid_request_error', 'request_aborted', 'The request was aborted before its body arrived.');
     default:
-      return undefined;
+      // Any other body-parser refusal of the caller's bytes (a corrupt gzip stream, say) is still theirs.
+      return error.status !== undefined && error.status >= 400 && error.status < 500
+        ? new ApiError(400, 'invalid_request_error', 'invalid_body', 'The request body could not be read.', { param: 'body' })
+        : undefined;
   }
 }
 

@@ -22,6 +22,15 @@ export const REDACTED_PATHS = [
   '*.deviceId',
 ];
 
+/** The path as logged: decoded first, so a card number spelled with %20 or %34%32 is masked too. */
+function loggablePath(rawPath: string): string {
+  try {
+    return maskCardNumbers(decodeURIComponent(rawPath));
+  } catch {
+    return '[undecodable path]';
+  }
+}
+
 /**
  * What a request log line keeps: method and path only. No query string, no headers (User-Agent names the
  * device model, forwarding headers the client's address), and card numbers masked even in the path.
@@ -30,7 +39,7 @@ export const requestLogSerializers = {
   req: (req: { id?: unknown; method?: string; url?: string }) => ({
     id: req.id,
     method: req.method,
-    path: maskCardNumbers(String(req.url ?? '').split('?')[0]),
+    path: loggablePath(String(req.url ?? '').split('?')[0]),
   }),
   res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
 };

@@ -60,6 +60,7 @@ describe('bad input gets a clear JSON error', () => {
     ['a blocklisted device', () => post({ ...valid(), device: aDevice({ id: 'stolen-phone' }) }), 402, 'payment_error', 'payment_blocked', undefined],
     ['a card number in the path', () => test.http.get('/v1/orders/4111%201111%201111%201111').set('Authorization', `Bearer ${token}`), 400, 'invalid_request_error', 'card_data_not_accepted', 'path'],
     ['a card number in the query', () => test.http.get('/v1/orders?starting_after=4242424242424242').set('Authorization', `Bearer ${token}`), 400, 'invalid_request_error', 'card_data_not_accepted', 'starting_after'],
+    ['a corrupt gzip body', () => test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).set('Idempotency-Key', newKey()).set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('not gzip at all'), 400, 'invalid_request_error', 'invalid_body', 'body'],
     ['JSON nested 20,000 levels deep', () => test.http.post('/v1/checkouts').set('Idempotency-Key', newKey()).set('Content-Type', 'application/json').send(`{"deep":${'['.repeat(20_000)}${']'.repeat(20_000)}}`), 400, 'invalid_request_error', 'parameter_invalid', 'body'],
     ['a minor without guardian consent', async () => checkout(test, await test.token('young-one', { minor: true }), { device: aDevice({ id: 'young-phone' }) }), 403, 'permission_error', 'guardian_consent_required', undefined],
     ['completing a payment twice', async () => {
@@ -91,6 +92,16 @@ describe('bad input gets a clear JSON error', () => {
     expect(JSON.stringify(res.body)).not.toContain('4111111111111111');
     expect(test.logs.length).toBeGreaterThan(0);
     expect(test.logs.join('\n')).not.toContain('4111111111111111');
+  });
+
+  it('never logs a card number in a path, however it is percent-encoded', async () => {
+    const before = test.logs.length;
+    for (const path of ['/v1/orders/4242%204242%204242%204242', '/v1/orders/%34%32%34%32%34%32%34%32%34%32%34%32%34%32%34%32', '/nope/4111-1111-1111-1111']) {
+      expect((await test.http.get(path).set('Authorization', `Bearer ${token}`)).status).toBeGreaterThanOrEqual(400);
+    }
+    const lines = test.logs.slice(before).join('\n');
+    expect(lines).toContain('[card number removed]');
+    expect(lines.replace(/%20|%34|%32|[ -]/g, '')).not.toMatch(/4242424242424242|4111111111111111/);
   });
 
   it('keeps request logs to method, path and status: no query string, no headers, no client address', async () => {
