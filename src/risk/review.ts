@@ -30,8 +30,10 @@ async function lockHeld(tx: Sql, paymentId: string): Promise<Payment> {
   return held;
 }
 
+const verdictStatus = { approve: 'succeeded', reject: 'canceled' } as const;
+
 const moveHeld = (tx: Sql, payment: Payment, verdict: ReviewVerdict) =>
-  transition(tx, payment.id, verdict === 'approve' ? 'succeeded' : 'canceled', `review:${verdict}d`, { reviewReason: null });
+  transition(tx, payment.id, verdictStatus[verdict], `review:${verdict}d`, { reviewReason: null });
 
 /**
  * An authorisation is captured or voided at the provider first, outside any transaction; the provider
@@ -43,7 +45,12 @@ async function settleAuthorisation(deps: ReviewDeps, held: Payment, verdict: Rev
   if (!provider || !held.providerRef) throw invalidStateTransition('This payment has no provider session to settle the review through.');
   const input = { paymentId: held.id, providerRef: held.providerRef, money: { amount: held.amount, currency: held.currency } };
   await (verdict === 'approve' ? provider.capture(input) : provider.cancel(input));
-  return deps.db.transaction(async (tx) => (await moveHeld(tx, await lockHeld(tx, held.id), verdict)).payment);
+  return deps.db.transaction(async (tx) => {
+    // The provider's own webhook for this capture or void may have moved the payment already.
+    const current = await lockPayment(tx, held.id);
+    if (current?.status === verdictStatus[verdict]) return current;
+    return (await moveHeld(tx, await lockHeld(tx, held.id), verdict)).payment;
+  });
 }
 
 /**

@@ -63,6 +63,24 @@ test('approve captures the authorisation → succeeded', async () => {
   expect((await order(held)).history.map((h) => h.status)).toEqual(['requires_payment', 'held_for_review', 'succeeded']);
 });
 
+test("approve succeeds when Stripe's webhook for the capture lands before the approval is recorded", async () => {
+  const held = await heldOnStripe();
+  const stripe = kalos.gateway.providers.get('stripe')!;
+  // The provider answers the capture, and its webhook is processed, before approve takes the row lock again.
+  const racing = {
+    get: (name: string) =>
+      name === 'stripe'
+        ? { ...stripe, capture: async (input: Parameters<typeof stripe.capture>[0]) => {
+            await stripe.capture(input);
+            await stripeSays('payment_intent.succeeded', held.intentId);
+          } }
+        : kalos.gateway.providers.get(name),
+  } as unknown as ReviewDeps['providers'];
+  const approved = await approveHeldPayment({ ...review, providers: racing }, held.id);
+  expect(approved.status).toBe('succeeded');
+  expect((await order(held)).history.map((h) => h.status)).toEqual(['requires_payment', 'held_for_review', 'succeeded']);
+});
+
 test('reject voids the authorisation → canceled, nothing captured', async () => {
   const held = await heldOnStripe();
   const rejected = await rejectHeldPayment(review, held.id);
