@@ -78,8 +78,12 @@ export interface ListMatches {
   user: boolean;
   device: boolean;
   ip: boolean;
-  /** Some earlier payment of this user came from this device. */
+  /** An earlier payment of this user from this device was paid, or passed step-up: the device is proven. */
   deviceKnownForUser: boolean;
+  /** This user's payments of the last 24 h still waiting for step-up verification (a retry must not skip it). */
+  unverifiedChallenges24h: number;
+  /** This user's payments of the last 24 h that the rules sent to review (not our own outages' fail mode). */
+  reviews24h: number;
 }
 
 /** Every database-backed check of a checkout in one round trip. */
@@ -92,7 +96,14 @@ export async function matchLists(
             EXISTS (SELECT 1 FROM risk_blocklist WHERE kind = 'device' AND value_hash = $2) AS "device",
             EXISTS (SELECT 1 FROM risk_blocklist WHERE kind = 'ip'
                       AND (value_hash = $3 OR ($4::inet IS NOT NULL AND ip_range >>= $4::inet))) AS "ip",
-            EXISTS (SELECT 1 FROM payments WHERE user_hash = $1 AND device_hash = $2) AS "deviceKnownForUser"`,
+            EXISTS (SELECT 1 FROM payments p WHERE p.user_hash = $1 AND p.device_hash = $2
+                      AND (p.status IN ('succeeded', 'partially_refunded', 'refunded', 'disputed')
+                           OR EXISTS (SELECT 1 FROM risk_step_up_attempts a WHERE a.payment_id = p.id AND a.passed))) AS "deviceKnownForUser",
+            (SELECT count(*)::int FROM payments WHERE user_hash = $1 AND status = 'requires_verification'
+               AND created_at > now() - interval '24 hours') AS "unverifiedChallenges24h",
+            (SELECT count(*)::int FROM payments p JOIN risk_decisions d ON d.payment_id = p.id AND d.stage = 'checkout'
+              WHERE p.user_hash = $1 AND p.risk_decision = 'review' AND NOT d.fail_mode
+                AND p.created_at > now() - interval '24 hours') AS "reviews24h"`,
     [keys.userHash, keys.deviceHash, keys.ipHash, net.isIP(keys.ip) === 0 ? null : keys.ip],
   );
   return row!;

@@ -14,7 +14,15 @@ export interface RiskFeatures {
   sku: string;
   quantity: number;
   provider: string;
-  user: { minor: boolean; guardian_consent: boolean; blocklisted: boolean; token_country: string; devices_24h: number };
+  user: {
+    minor: boolean;
+    guardian_consent: boolean;
+    blocklisted: boolean;
+    token_country: string;
+    devices_24h: number;
+    unverified_challenges_24h: number;
+    reviews_24h: number;
+  };
   device: {
     blocklisted: boolean;
     emulator: boolean;
@@ -68,12 +76,14 @@ export const FEATURE_SPECS: SpecsOf<RiskFeatures> = {
     blocklisted: bool('the user is on the blocklist'),
     token_country: text('country claim of the token (ISO 3166 alpha-2), "" when absent'),
     devices_24h: int('distinct devices this user checked out from in 24 h, this one included'),
+    unverified_challenges_24h: int('earlier payments of this user in 24 h still waiting for step-up verification'),
+    reviews_24h: int('earlier payments of this user in 24 h that were sent to review'),
   },
   device: {
     blocklisted: bool('the device is on the blocklist'),
     emulator: bool('the app reports an emulator'),
     rooted: bool('the app reports a rooted / jailbroken device'),
-    first_seen: bool('no earlier payment of this user came from this device'),
+    first_seen: bool('no earlier payment of this user from this device was paid or passed step-up'),
     users_24h: int('distinct users who checked out from this device in 24 h, this one included'),
     model: text('device model as the app reports it'),
     os: text('operating system name'),
@@ -147,6 +157,8 @@ export function computeFeatures(input: RiskInput, signals: FeatureSignals): Risk
       blocklisted: lists?.user ?? false,
       token_country: tokenCountry,
       devices_24h: counters?.userDevices24h ?? 0,
+      unverified_challenges_24h: lists?.unverifiedChallenges24h ?? 0,
+      reviews_24h: lists?.reviews24h ?? 0,
     },
     device: {
       blocklisted: lists?.device ?? false,

@@ -7,6 +7,8 @@ const shipped = loadRuleSet(DEFAULT_RULES_FILE);
 
 /** For every shipped rule: features on which it fires, and the closest features on which it does not. */
 const cases: Record<string, { fires: RiskFeatures; quiet: RiskFeatures }> = {
+  challenge_outstanding: { fires: featuresWith({ user: { unverified_challenges_24h: 1 } }), quiet: neutralFeatures() },
+  review_outstanding: { fires: featuresWith({ user: { reviews_24h: 1 } }), quiet: neutralFeatures() },
   user_blocklisted: { fires: featuresWith({ user: { blocklisted: true } }), quiet: neutralFeatures() },
   device_blocklisted: { fires: featuresWith({ device: { blocklisted: true } }), quiet: neutralFeatures() },
   ip_blocklisted: { fires: featuresWith({ ip: { blocklisted: true } }), quiet: neutralFeatures() },

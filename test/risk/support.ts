@@ -14,7 +14,7 @@ export function neutralFeatures(): RiskFeatures {
     sku: 'gems_60',
     quantity: 1,
     provider: 'sandbox',
-    user: { minor: false, guardian_consent: false, blocklisted: false, token_country: 'CN', devices_24h: 1 },
+    user: { minor: false, guardian_consent: false, blocklisted: false, token_country: 'CN', devices_24h: 1, unverified_challenges_24h: 0, reviews_24h: 0 },
     device: { blocklisted: false, emulator: false, rooted: false, first_seen: false, users_24h: 1, model: 'iPhone15,2', os: 'iOS', os_version: '17.4' },
     ip: { blocklisted: false, country: 'CN' },
     velocity: {
@@ -71,7 +71,7 @@ export function anInput(overrides: Partial<RiskInput> = {}): RiskInput {
 
 /** The database side of a checkout, answered from memory (store tests run on the real database). */
 export function listsSql(matches: Partial<ListMatches> = {}): Sql {
-  const row: ListMatches = { user: false, device: false, ip: false, deviceKnownForUser: true, ...matches };
+  const row: ListMatches = { user: false, device: false, ip: false, deviceKnownForUser: true, unverifiedChallenges24h: 0, reviews24h: 0, ...matches };
   return {
     many: async () => [row] as never[],
     one: async () => row as never,
