@@ -310,8 +310,10 @@ describe('refunds and disputes', () => {
     const retried = await kalos.gateway.refunds.settlePendingRefunds({ olderThanSeconds: 0 });
     expect(retried.settled).toBeGreaterThanOrEqual(1);
     expect(await order(paid)).toMatchObject({ status: 'partially_refunded', refunded_amount: 1200 });
-    const refundCalls = fake.requests.filter((r) => r.path === '/v1/refunds' && r.idempotencyKey === `kalos:refund:${pending.id}`);
-    expect(refundCalls.length).toBeGreaterThanOrEqual(2);
+    expect(fake.refundsOf(paid.intentId).filter((refund) => refund.metadata.refund_id === pending.id)).toHaveLength(1);
+    // Asked once more, the refund is found by its id at Stripe rather than created a second time.
+    await kalos.gateway.db.many("UPDATE refunds SET status = 'pending' WHERE id = $1", [pending.id]);
+    await kalos.gateway.refunds.settlePendingRefunds({ olderThanSeconds: 0 });
     expect(fake.refundsOf(paid.intentId).filter((refund) => refund.metadata.refund_id === pending.id)).toHaveLength(1);
   });
 

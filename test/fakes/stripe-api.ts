@@ -125,7 +125,7 @@ export class FakeStripeApi {
     { method: 'POST', path: /^\/v1\/payment_intents\/(pi_\w+)\/capture$/, accepts: ['amount_to_capture'], handle: (p, id) => this.capture(p, id) },
     { method: 'POST', path: /^\/v1\/payment_intents\/(pi_\w+)\/cancel$/, accepts: ['cancellation_reason'], handle: (_p, id) => this.cancel(id) },
     { method: 'POST', path: /^\/v1\/refunds$/, accepts: ['payment_intent', 'amount', 'metadata'], handle: (p) => this.createRefund(p) },
-    { method: 'GET', path: /^\/v1\/refunds$/, accepts: ['charge', 'created', 'limit'], handle: (p) => this.listRefunds(p) },
+    { method: 'GET', path: /^\/v1\/refunds$/, accepts: ['charge', 'payment_intent', 'created', 'limit'], handle: (p) => this.listRefunds(p) },
   ];
 
   private constructor(private readonly server: Server, readonly url: string) {}
@@ -376,13 +376,18 @@ export class FakeStripeApi {
     return ok(refund);
   }
 
-  /** Newest first, like Stripe; filters by charge and `created[lte]`, the ones kalos-pay uses. */
+  /** Newest first, like Stripe; filters by charge, payment_intent and `created[lte]`, the ones kalos-pay uses. */
   private listRefunds(params: FormParams): Reply {
     const created = params.created;
     const createdBy = typeof created === 'object' && created.lte !== undefined ? positiveInteger(created, 'lte') : Infinity;
     const limit = params.limit === undefined ? 10 : positiveInteger(params, 'limit');
     const matching = this.refunds
-      .filter((refund) => (params.charge === undefined || refund.charge === params.charge) && refund.created <= createdBy)
+      .filter(
+        (refund) =>
+          (params.charge === undefined || refund.charge === params.charge) &&
+          (params.payment_intent === undefined || refund.payment_intent === params.payment_intent) &&
+          refund.created <= createdBy,
+      )
       .reverse();
     return ok({ object: 'list', url: '/v1/refunds', data: matching.slice(0, limit), has_more: matching.length > limit });
   }

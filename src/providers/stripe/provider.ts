@@ -116,7 +116,16 @@ export function createStripeProvider(settings: EnabledStripeSettings): PaymentPr
       return { state, money: intentMoney(intent), observationId: `${intent.id}:${state}` };
     },
 
+    /**
+     * A refund asked for again (reconcile re-sends pending ones) is looked up first: Stripe replays an
+     * idempotent answer for 24 h only, so after that a second create would pay the buyer twice.
+     */
     async refund(input) {
+      const earlier = await call(`list the refunds of PaymentIntent ${input.providerRef}`, () =>
+        stripe.refunds.list({ payment_intent: input.providerRef, limit: 100 }),
+      );
+      const existing = earlier.data.find((candidate) => candidate.metadata?.refund_id === input.refundId);
+      if (existing) return { providerRefundId: existing.id, state: refundState(existing.status) };
       const refund = await call(`refund PaymentIntent ${input.providerRef}`, () =>
         stripe.refunds.create(
           {
