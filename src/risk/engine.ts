@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Database, Sql } from '../db/database';
+import { withSavepoint } from '../db/database';
 import { IdentifierHasher, matchLists } from './blocklist';
 import { MemoryCounters, RiskCounters } from './counters';
 import { computeFeatures, RiskFeatures } from './features';
@@ -80,11 +82,20 @@ export class DefaultRiskEngine implements RiskRuntime {
       this.deps.counters
         .observe({ at, attemptId: input.paymentId, userKey: keys.user, deviceKey: keys.device, ipKey: keys.ip, money: input.money, sealedLocation })
         .catch(degrade('counters')),
-      matchLists(sql, { userHash: keys.user, deviceHash: keys.device, ipHash: keys.ip, ip }).catch(degrade('blocklists')),
+      // Under a savepoint: a failed lookup applies the fail mode instead of aborting the checkout's transaction.
+      withSavepoint(sql, 'risk_lists', () => matchLists(sql, { userHash: keys.user, deviceHash: keys.device, ipHash: keys.ip, ip })).catch(
+        degrade('blocklists'),
+      ),
     ]);
     const previousLocation = this.locations.open(keys.user, counters?.previousSealedLocation);
     const features = computeFeatures(input, { counters, lists, ipCountry: ipCountry(ip), previousLocation });
-    return this.decide(ruleSet, input, evaluateRules(ruleSet, features), journaledFeatures(features, keys, degraded));
+    const outcome = evaluateRules(ruleSet, features);
+    // An enabled rule that errors on these inputs (an attacker-shaped os_version, say) must not fail open.
+    for (const broken of outcome.hits.filter((hit) => hit.error && hit.mode === 'enabled')) {
+      degraded.push(`rule:${broken.rule}`);
+      this.deps.logger?.warn({ rule: broken.rule }, 'risk rule could not be evaluated; fail mode applies');
+    }
+    return this.decide(ruleSet, input, outcome, journaledFeatures(features, keys, degraded));
   }
 
   /** Rules first, then the fail mode, then the guardian policy, which no rules file can switch off. */
@@ -127,7 +138,8 @@ export class DefaultRiskEngine implements RiskRuntime {
   async paymentStatusChanged(change: PaymentStatusChange): Promise<void> {
     if (change.status !== 'failed') return;
     try {
-      await this.deps.counters.recordFailure(change.userHash, change.at.getTime(), change.paymentId);
+      // One entry per decline, not per payment: card testing declines one payment sheet many times.
+      await this.deps.counters.recordFailure(change.userHash, Date.now(), `${change.paymentId}:${randomUUID()}`);
     } catch (error) {
       this.deps.logger?.warn({ ...errorKind(error), source: 'counters' }, 'could not count a failed payment');
     }

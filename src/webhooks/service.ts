@@ -102,20 +102,28 @@ export function createWebhookService(deps: WebhookDeps) {
       const held = await transition(tx, payment.id, 'held_for_review', source, { reviewReason: 'amount_mismatch' });
       return { outcome: 'amount_mismatch', payment: held.payment };
     }
+    // Money paid on another session than the one we opened (say, a second intent carrying our payment id)
+    // must be looked at by a person, not folded into this payment as if it were the same charge.
+    if (paid && event.ref.providerRef && payment.providerRef && event.ref.providerRef !== payment.providerRef) {
+      await tx.many("UPDATE payments SET review_reason = 'foreign_session_paid', updated_at = now() WHERE id = $1", [payment.id]);
+      return { outcome: 'refused', payment };
+    }
     const target = targetFor(payment, event.state);
     if (!target) return { outcome: 'ignored', payment };
     return fromTransition(await transition(tx, payment.id, target.status, source, { reviewReason: target.reviewReason }));
   }
 
   /**
-   * Refund rows only move forward: pending → succeeded or failed, and succeeded → failed when the provider
-   * reports that a refund bounced (a closed card). A late `pending` never undoes a settled refund. A bounced
-   * refund keeps the payment's refunded total (totals only grow) but flags the payment for a person.
+   * Refund rows only move forward: pending → succeeded or failed, succeeded → failed when the provider
+   * reports that a refund bounced (a closed card), and failed → succeeded when the provider reports one we
+   * took for failed did go through (its word on money wins). A late `pending` never undoes a settled refund.
+   * A bounced refund keeps the payment's refunded total (totals only grow) but flags the payment for a person.
    */
   async function settleKnownRefund(tx: Sql, payment: Payment, refund: { id: string; status: string }, notice: RefundNotice) {
     const moved = await tx.one(
       `UPDATE refunds SET status = $2, provider_refund_id = COALESCE(provider_refund_id, $3), updated_at = now()
-        WHERE id = $1 AND (status = 'pending' OR (status = 'succeeded' AND $2 = 'failed')) RETURNING id`,
+        WHERE id = $1 AND (status = 'pending' OR (status = 'succeeded' AND $2 = 'failed') OR (status = 'failed' AND $2 = 'succeeded'))
+        RETURNING id`,
       [refund.id, notice.state, notice.providerRefundId ?? null],
     );
     if (moved && refund.status === 'succeeded') {
@@ -197,6 +205,9 @@ export function createWebhookService(deps: WebhookDeps) {
     deps.metrics.webhooks.inc({ provider, outcome: applied.outcome });
     if (applied.payment && (applied.outcome === 'applied' || applied.outcome === 'amount_mismatch')) {
       deps.metrics.paymentTransitions.inc({ provider, status: applied.payment.status });
+      deps.onStatusChange(applied.payment);
+    } else if (applied.payment && applied.outcome === 'unchanged' && event.kind === 'payment' && event.state === 'failed') {
+      // Every decline counts, not only the first: card testing retries one payment sheet many times.
       deps.onStatusChange(applied.payment);
     }
     return applied;

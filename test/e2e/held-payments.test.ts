@@ -141,4 +141,58 @@ describe('held payments, disputes and refund totals', () => {
     await test.gateway.webhooks.applyEvent('sandbox', { kind: 'dispute', eventId: `evt_uw_${payment.id}`, ref: { paymentId: payment.id }, dispute: 'won' });
     expect(await historyOf(test, payment.id)).toEqual(['requires_payment']);
   });
+
+  it('every decline counts towards the card-testing rule, not only the first on a payment', async () => {
+    const n = buyers++;
+    const token = await test.token(`card-tester-${n}`);
+    const device = aDevice({ id: `card-tester-phone-${n}` });
+    const payment = (await checkout(test, token, { device })).body as { id: string };
+    for (let i = 0; i < 3; i++) await apply(event(payment.id, 'failed'));
+    let next: { body: { risk: { decision: string } } } | undefined;
+    for (let tries = 0; tries < 20 && next?.body.risk.decision !== 'challenge'; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 25)); // failures are counted just after the commit
+      next = await checkout(test, token, { device });
+    }
+    expect(next!.body.risk.decision).toBe('challenge');
+  });
+
+  it('money paid on another session than ours is flagged for a person, not taken as this payment', async () => {
+    const n = buyers++;
+    const token = await test.token(`foreign-${n}`);
+    const payment = (await checkout(test, token, { device: aDevice({ id: `foreign-phone-${n}` }) })).body as { id: string };
+    const foreign = { ...event(payment.id, 'succeeded'), ref: { paymentId: payment.id, providerRef: 'sbx_some_other_session' } } as ProviderEvent;
+    expect((await apply(foreign)).outcome).toBe('refused');
+    expect(await test.gateway.db.one('SELECT status, review_reason FROM payments WHERE id = $1', [payment.id])).toEqual({
+      status: 'requires_payment',
+      review_reason: 'foreign_session_paid',
+    });
+  });
+
+  it('a refund we took for failed is recorded when the provider says it went through', async () => {
+    const payment = await paidPayment();
+    await test.gateway.db.many("INSERT INTO refunds (id, payment_id, amount, currency, status, reason) VALUES ($1, $2, 700, 'CNY', 'failed', 'test')", [
+      `re_late_${payment.id.slice(4)}`, payment.id,
+    ]);
+    await test.gateway.webhooks.applyEvent('sandbox', {
+      kind: 'refund', eventId: `evt_late_ok_${payment.id}`, ref: { paymentId: payment.id },
+      refund: { refundId: `re_late_${payment.id.slice(4)}`, money: { amount: 700, currency: 'CNY' }, state: 'succeeded' },
+    });
+    expect(await row(payment.id)).toEqual({ status: 'partially_refunded', refunded_amount: '700' });
+  });
+});
+
+describe('a blocklist lookup that fails inside the checkout transaction', () => {
+  it('applies the fail mode instead of failing the checkout', async () => {
+    const test = await startTestGateway();
+    try {
+      // Make the lookup fail at SQL level, as an outage of that table would.
+      await test.gateway.db.many('ALTER TABLE risk_blocklist RENAME TO risk_blocklist_gone');
+      const res = await checkout(test, await test.token('outage-buyer'), { device: aDevice({ id: 'outage-phone' }) });
+      expect(res.status).toBe(201);
+      expect(res.body.risk.decision).toBe('review');
+    } finally {
+      await test.gateway.db.many('ALTER TABLE risk_blocklist_gone RENAME TO risk_blocklist').catch(() => undefined);
+      await test.stop();
+    }
+  });
 });
