@@ -11,10 +11,16 @@ export function ipCountry(ip: string): string | undefined {
   return geoip.lookup(ip)?.country || undefined;
 }
 
-/** `::ffff:1.2.3.4` (how a dual-stack socket reports IPv4) → `1.2.3.4`, so one address has one hash. */
+/**
+ * One address, one spelling, so one hash: `::ffff:1.2.3.4` (how a dual-stack socket reports IPv4) becomes
+ * `1.2.3.4`, and IPv6 takes its canonical RFC 5952 form (`2001:db8:0:0::1` → `2001:db8::1`), which the
+ * WHATWG URL parser produces.
+ */
 export function normaliseIp(ip: string): string {
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
-  return (mapped ? mapped[1] : ip).toLowerCase();
+  if (mapped) return mapped[1];
+  if (net.isIPv6(ip)) return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  return ip.toLowerCase();
 }
 
 export interface Point {

@@ -108,8 +108,17 @@ const celEnvironment = (() => {
 
 const firstLine = (message: string) => message.split('\n')[0].trim();
 
+/**
+ * Regular expressions run on strings the client sends (device model, OS version) with a backtracking engine:
+ * `(a+)+$` on 30 characters takes seconds. Conditions use startsWith / endsWith / contains instead.
+ */
+const BACKTRACKING_REGEX = /\bmatches\s*\(/;
+
 /** Compiles a condition, or says in one sentence why it cannot be used. */
 function compileCondition(condition: string): { test?: CompiledRule['test']; problem?: string } {
+  if (BACKTRACKING_REGEX.test(condition)) {
+    return { problem: 'condition uses matches(), which can freeze the gateway on crafted input; use startsWith, endsWith or contains' };
+  }
   let parsed: ReturnType<Environment['parse']>;
   try {
     parsed = celEnvironment.parse(condition);

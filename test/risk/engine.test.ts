@@ -121,6 +121,22 @@ describe('rules reload', () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  it('applies the fail mode when an enabled rule cannot be evaluated on the inputs it gets, instead of failing open', async () => {
+    const rules = JSON.parse(fs.readFileSync(DEFAULT_RULES_FILE, 'utf8'));
+    rules.rules.push({
+      id: 'old_android', reason: 'device_integrity', action: 'block', score: 0,
+      condition: "device.os == 'Android' && int(device.os_version.split('.')[0]) < 8",
+    });
+    fs.writeFileSync(file, JSON.stringify(rules));
+    const engine = engineOn(new MemoryCounters(), { RISK_RULES_FILE: file });
+    const android = (osVersion: string) => anInput({ device: { ...anInput().device, os: 'Android', osVersion } });
+    expect((await engine.assess(android('7.1'), listsSql())).decision).toBe('block');
+    const shaped = await engine.assess(android('x7.1'), listsSql());
+    expect(shaped).toMatchObject({ decision: 'review', failMode: true });
+    expect(reasonCodes(shaped)).toContain('risk_checks_unavailable');
+    expect((await engine.assess(android('14'), listsSql())).decision).toBe('allow');
+  });
+
   it('keeps the rules in force when the new file is invalid, and takes a valid one', async () => {
     const engine = engineOn(new MemoryCounters(), { RISK_RULES_FILE: file });
     const before = engine.rulesetVersion;

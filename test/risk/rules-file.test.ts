@@ -80,3 +80,8 @@ describe('rules file validation', () => {
     }
   });
 });
+
+test('refuses matches(): a backtracking regular expression over client strings could freeze the gateway', () => {
+  const issues = issuesOf(ruleFile([{ id: 'regex', reason: 'odd', condition: "device.model.matches('^(a+)+$')", action: 'review' }]));
+  expect(issues).toEqual([expect.stringMatching(/^rule #1 "regex": condition uses matches\(\)/)]);
+});
