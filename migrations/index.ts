@@ -2,6 +2,7 @@ import { InitialSchema1732700000000 } from './1732700000000-initial-schema';
 import { RiskEngine1732800000000 } from './1732800000000-risk-engine';
 import { IdempotencyLeases1732900000000 } from './1732900000000-idempotency-leases';
 import { IdempotencyLeaseOwner1733100000000 } from './1733100000000-idempotency-lease-owner';
+import { PaymentFacts1733200000000 } from './1733200000000-payment-facts';
 import { StepUpReplay1733000000000 } from './1733000000000-step-up-replay';
 
 /** Every migration, oldest first. Listed explicitly so the same classes run under node, tsx and jest. */
@@ -11,4 +12,5 @@ export const migrations = [
   IdempotencyLeases1732900000000,
   StepUpReplay1733000000000,
   IdempotencyLeaseOwner1733100000000,
+  PaymentFacts1733200000000,
 ];

@@ -10,18 +10,19 @@ import { ApiError, invalidRequest, paymentBlocked, permissionDenied } from '../s
 import { newId } from '../shared/ids';
 import { MAX_AMOUNT, Money } from '../shared/money';
 import type { Logger } from 'pino';
+import { ownFact, recordFacts } from './fact-journal';
 import {
   attachPayment,
   claimIdempotencyKey,
   completeIdempotencyKey,
+  idempotencyScope,
   IdempotencyScope,
   Lease,
-  releaseIdempotencyKey,
   StoredResponse,
+  whileLeased,
 } from './idempotency';
 import { findPayment, Payment, PAYMENT_COLUMNS, PaymentRow, toPayment } from './payment';
 import type { CheckoutRequest } from './schemas';
-import { appendHistory, transition } from './state-machine';
 import type { PaymentStatus } from './status';
 import { paymentView } from './views';
 
@@ -69,6 +70,7 @@ const errorResponse = (error: ApiError, paymentId: string): StoredResponse => ({
 const keyInUse = () =>
   new ApiError(409, 'idempotency_error', 'idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly.', {
     param: 'Idempotency-Key',
+    headers: { 'Retry-After': '1' },
   });
 
 const providerRefused = (provider: string) =>
@@ -122,7 +124,9 @@ export function createCheckoutService(deps: CheckoutDeps) {
         fields.captureMethod, fields.status, fields.assessment.decision, fields.assessment.score, nextAction && JSON.stringify(nextAction),
       ],
     );
-    await appendHistory(tx, fields.id, null, fields.status, `checkout:risk_${fields.assessment.decision}`);
+    await tx.many('INSERT INTO payment_status_history (payment_id, from_status, to_status, source) VALUES ($1, NULL, $2, $3)', [
+      fields.id, fields.status, `checkout:risk_${fields.assessment.decision}`,
+    ]);
   }
 
   /**
@@ -162,8 +166,8 @@ export function createCheckoutService(deps: CheckoutDeps) {
   /**
    * Step 2: opens the provider session of a payment that may now be paid, unless it has one. Keyed by our
    * payment id, so two callers racing (a resumed checkout, a retried verification) get the same session.
-   * The session is stored only while the payment still waits for payment: if it moved on meanwhile (the
-   * expiry sweep canceled it), the session just opened is closed again.
+   * The session is stored unless the payment was canceled meanwhile (the expiry sweep), in which case the
+   * session just opened is closed again; money paid on it anyway is held for a person (paid_after_cancel).
    */
   async function ensureSession(payment: Payment): Promise<Payment> {
     if (payment.providerRef) return payment;
@@ -176,9 +180,10 @@ export function createCheckoutService(deps: CheckoutDeps) {
       captureMethod: payment.captureMethod,
       idempotencyKey: `checkout_${payment.id}`,
     });
+    // A payer as quick as the provider's webhook may have paid already: the session is stored all the same.
     const row = await deps.db.one<PaymentRow>(
       `UPDATE payments SET provider_ref = $2, next_action = $3, updated_at = now()
-        WHERE id = $1 AND provider_ref IS NULL AND status = 'requires_payment' RETURNING ${PAYMENT_COLUMNS}`,
+        WHERE id = $1 AND provider_ref IS NULL AND status NOT IN ('canceled', 'blocked') RETURNING ${PAYMENT_COLUMNS}`,
       [payment.id, session.providerRef, JSON.stringify(session.nextAction)],
     );
     if (row) return toPayment(row);
@@ -201,29 +206,28 @@ export function createCheckoutService(deps: CheckoutDeps) {
       return await ensureSession(payment);
     } catch (error) {
       if (!(error instanceof ProviderError) || error.kind !== 'terminal') throw error;
-      await deps.db.transaction((tx) => transition(tx, payment.id, 'failed', `${payment.provider}:session_refused`));
+      await deps.db.transaction((tx) => recordFacts(tx, payment.id, [ownFact('failed', `${payment.provider}:session_refused`)]));
       throw providerRefused(payment.provider);
     }
   }
 
-  /** Steps 2 and 3 for a checkout. Undefined when another request took the key over meanwhile. */
+  /** Steps 2 and 3 for a checkout, under a renewed lease. Undefined when another request took the key over meanwhile. */
   async function openAndAnswer(payment: Payment, scope: IdempotencyScope, lease: Lease): Promise<StoredResponse | undefined> {
-    let response: StoredResponse;
-    try {
-      response = { status: 201, body: paymentView(await openSession(payment)) };
-    } catch (error) {
-      if (!(error instanceof ApiError && error.code === 'provider_error')) {
-        await releaseIdempotencyKey(deps.db, scope, lease);
-        throw error;
+    return whileLeased(deps.db, scope, lease, async () => {
+      let response: StoredResponse;
+      try {
+        response = { status: 201, body: paymentView(await openSession(payment)) };
+      } catch (error) {
+        if (!(error instanceof ApiError && error.code === 'provider_error')) throw error;
+        response = errorResponse(error, payment.id);
       }
-      response = errorResponse(error, payment.id);
-    }
-    const stored = await deps.db.transaction((tx) => completeIdempotencyKey(tx, scope, lease, response, payment.id));
-    return stored ? response : undefined;
+      const stored = await deps.db.transaction((tx) => completeIdempotencyKey(tx, scope, lease, response, payment.id));
+      return stored ? response : undefined;
+    });
   }
 
   async function checkout(command: CheckoutCommand): Promise<StoredResponse> {
-    const scope = { userHash: deps.vault.userHash(command.user.id), key: command.idempotencyKey, request: command.request };
+    const scope = idempotencyScope(deps.vault.blindIndex, deps.vault.userHash(command.user.id), command.idempotencyKey, command.request);
     const deadline = Date.now() + deps.inProgressWaitMs;
     for (;;) {
       const step = await deps.db.transaction(async (tx) => {

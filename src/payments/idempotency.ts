@@ -1,5 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import type { Sql } from '../db/database';
+import { randomUUID } from 'node:crypto';
+import type { Database, Sql } from '../db/database';
+import type { BlindIndex } from '../privacy/keyring';
 import { ApiError } from '../shared/errors';
 
 export interface StoredResponse {
@@ -8,7 +9,7 @@ export interface StoredResponse {
 }
 
 /** Canonical JSON (sorted keys) so that the same body always hashes the same, whatever the key order. */
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
@@ -19,19 +20,24 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
-
+/** One user's Idempotency-Key and the request it was sent with, both as keyed hashes (client input is never stored plain). */
 export interface IdempotencyScope {
   userHash: string;
-  key: string;
-  request: unknown;
+  keyHash: string;
+  requestHash: string;
+}
+
+export function idempotencyScope(blindIndex: BlindIndex, userHash: string, key: string, request: unknown): IdempotencyScope {
+  return { userHash, keyHash: blindIndex.hash('idempotency_key', key), requestHash: blindIndex.hash('idempotency_request', canonicalJson(request)) };
 }
 
 /**
- * How long a request may hold a claimed key before a retry may take its work over. Longer than the slowest
- * provider call (Stripe: a 20 s timeout, tried up to three times with back-off).
+ * How long a claimed key stays leased without a sign of life. The request holding it renews the lease
+ * every LEASE_RENEW_MS while it works (a slow provider call), so only a request that died lets it lapse,
+ * and a retry after a crash takes the work over within a few seconds.
  */
-export const LEASE_SECONDS = 90;
+export const LEASE_SECONDS = 5;
+export const LEASE_RENEW_MS = 1_500;
 
 /** Proof of holding a key's lease: only the holder may store the answer or give the key up. */
 export type Lease = string;
@@ -63,8 +69,7 @@ interface KeyRow {
  * serialising: a concurrent first claim waits on the insert until the other commits, then sees it.
  */
 export async function claimIdempotencyKey(tx: Sql, scope: IdempotencyScope, ttlHours: number): Promise<Claim> {
-  const keyHash = sha256(scope.key);
-  const requestHash = sha256(canonicalJson(scope.request));
+  const { keyHash, requestHash } = scope;
   const lease = randomUUID();
   // An expired claim no longer protects anything; clear it so the key can start afresh.
   await tx.many('DELETE FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2 AND expires_at < now()', [scope.userHash, keyHash]);
@@ -95,15 +100,37 @@ export async function claimIdempotencyKey(tx: Sql, scope: IdempotencyScope, ttlH
 
 /** Ties the claimed key to the payment its request created, so a retry can resume that payment. */
 export async function attachPayment(tx: Sql, scope: IdempotencyScope, paymentId: string): Promise<void> {
-  await tx.many('UPDATE idempotency_keys SET payment_id = $3 WHERE user_hash = $1 AND key_hash = $2', [scope.userHash, sha256(scope.key), paymentId]);
+  await tx.many('UPDATE idempotency_keys SET payment_id = $3 WHERE user_hash = $1 AND key_hash = $2', [scope.userHash, scope.keyHash, paymentId]);
 }
 
 /** Gives the key up early (the provider failed): the client's retry may resume at once instead of waiting out the lease. */
 export async function releaseIdempotencyKey(sql: Sql, scope: IdempotencyScope, lease: Lease): Promise<void> {
   await sql.many(
     'UPDATE idempotency_keys SET locked_until = now() WHERE user_hash = $1 AND key_hash = $2 AND response_status IS NULL AND lease_id = $3',
-    [scope.userHash, sha256(scope.key), lease],
+    [scope.userHash, scope.keyHash, lease],
   );
+}
+
+/**
+ * Renews the lease while `work` runs, so a request that is merely slow keeps its key, and hands the key
+ * back at once if `work` fails, so the client's retry resumes without waiting the lease out.
+ */
+export async function whileLeased<T>(db: Database, scope: IdempotencyScope, lease: Lease, work: () => Promise<T>): Promise<T> {
+  const renew = () =>
+    db.many(
+      `UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $4)
+        WHERE user_hash = $1 AND key_hash = $2 AND lease_id = $3 AND response_status IS NULL`,
+      [scope.userHash, scope.keyHash, lease, LEASE_SECONDS],
+    );
+  const timer = setInterval(() => void renew().catch(() => undefined), LEASE_RENEW_MS);
+  try {
+    return await work();
+  } catch (error) {
+    await releaseIdempotencyKey(db, scope, lease).catch(() => undefined);
+    throw error;
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /**
@@ -115,7 +142,7 @@ export async function completeIdempotencyKey(tx: Sql, scope: IdempotencyScope, l
     `UPDATE idempotency_keys SET response_status = $4, response_body = $5, payment_id = $6, locked_until = NULL
       WHERE user_hash = $1 AND key_hash = $2 AND lease_id = $3 AND response_status IS NULL
       RETURNING key_hash`,
-    [scope.userHash, sha256(scope.key), lease, response.status, JSON.stringify(response.body), paymentId],
+    [scope.userHash, scope.keyHash, lease, response.status, JSON.stringify(response.body), paymentId],
   );
   return Boolean(stored);
 }

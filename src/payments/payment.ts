@@ -1,6 +1,7 @@
 import type { Sql } from '../db/database';
 import type { NextAction, ProviderName } from '../providers/types';
 import type { RiskDecision } from '../risk/types';
+import type { ReviewReason } from './lifecycle';
 import type { PaymentStatus } from './status';
 
 /** A payment as the domain sees it. Personal fields stay ciphertext here; only the views decrypt what they show. */
@@ -20,8 +21,13 @@ export interface Payment {
   riskDecision: RiskDecision;
   riskScore: number;
   refundedAmount: number;
+  /** Derived from the payment's facts (src/payments/lifecycle.ts), like status and refundedAmount. */
+  capturedAmount: number;
+  authorisedAmount: number;
+  openDispute: boolean;
+  sessionCloseOutstanding: boolean;
   nextAction: NextAction | null;
-  reviewReason: string | null;
+  reviewReason: ReviewReason | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -42,15 +48,20 @@ export interface PaymentRow {
   risk_decision: RiskDecision;
   risk_score: number;
   refunded_amount: string;
+  captured_amount: string;
+  authorised_amount: string;
+  open_dispute: boolean;
+  session_close_outstanding: boolean;
   next_action: NextAction | null;
-  review_reason: string | null;
+  review_reason: ReviewReason | null;
   created_at: Date;
   updated_at: Date;
 }
 
 /** Columns every domain read needs; the encrypted columns are read only where they are shown or exported. */
 export const PAYMENT_COLUMNS = `id, user_hash, device_hash, sku, item_name, quantity, amount, currency, provider, provider_ref,
-  capture_method, status, risk_decision, risk_score, refunded_amount, next_action, review_reason, created_at, updated_at`;
+  capture_method, status, risk_decision, risk_score, refunded_amount, captured_amount, authorised_amount, open_dispute,
+  session_close_outstanding, next_action, review_reason, created_at, updated_at`;
 
 /** pg returns int8 as strings; amounts are capped far below 2^53, so Number() is exact. */
 export function toPayment(row: PaymentRow): Payment {
@@ -70,6 +81,10 @@ export function toPayment(row: PaymentRow): Payment {
     riskDecision: row.risk_decision,
     riskScore: row.risk_score,
     refundedAmount: Number(row.refunded_amount),
+    capturedAmount: Number(row.captured_amount),
+    authorisedAmount: Number(row.authorised_amount),
+    openDispute: row.open_dispute,
+    sessionCloseOutstanding: row.session_close_outstanding,
     nextAction: row.next_action,
     reviewReason: row.review_reason,
     createdAt: row.created_at,
@@ -82,7 +97,7 @@ export async function findPayment(sql: Sql, id: string): Promise<Payment | undef
   return row && toPayment(row);
 }
 
-/** Row-locks the payment for the rest of the transaction: every status change starts here. */
+/** Row-locks the payment for the rest of the transaction: recording a fact starts here. */
 export async function lockPayment(tx: Sql, id: string): Promise<Payment | undefined> {
   const row = await tx.one<PaymentRow>(`SELECT ${PAYMENT_COLUMNS} FROM payments WHERE id = $1 FOR UPDATE`, [id]);
   return row && toPayment(row);

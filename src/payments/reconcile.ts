@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Database } from '../db/database';
 import type { ProviderRegistry } from '../providers/registry';
-import { ProviderError } from '../providers/types';
+import { PaymentProvider, ProviderError, ProviderStatusSnapshot } from '../providers/types';
 import type { WebhookService } from '../webhooks/service';
-import type { Payment } from './payment';
-import { transition } from './state-machine';
-import { AWAITING_PROVIDER_STATUSES } from './status';
+import { ownFact, recordFacts } from './fact-journal';
+import type { PaymentFact } from './lifecycle';
+import { findPayment, Payment, PAYMENT_COLUMNS, PaymentRow, toPayment } from './payment';
 
 export interface ReconcileDeps {
   db: Database;
@@ -20,85 +20,132 @@ export interface ReconcileSummary {
   failed: number;
 }
 
+const newSummary = (examined: number): ReconcileSummary => ({ examined, changed: 0, failed: 0 });
+
+/** Statuses whose money may still move at the provider without a webhook telling us. */
+const ASKED_ABOUT = ['requires_payment', 'processing', 'failed'];
+
+function askableProviders(deps: ReconcileDeps): string[] {
+  return deps.providers.names.filter((name) => deps.providers.get(name)?.capabilities.statusQueries !== false);
+}
+
+const moneyOf = (payment: Payment) => ({ amount: payment.amount, currency: payment.currency });
+const operationInput = (payment: Payment) => ({ paymentId: payment.id, providerRef: payment.providerRef!, money: moneyOf(payment) });
+
 /**
- * Settles payments whose webhook never came: asks the provider where each stuck payment stands and feeds
- * the answer through the webhook path as a synthetic event (keyed by the observation, so running
- * reconcile twice, or alongside a late webhook, has effect once).
+ * Asks the provider where the payment stands and records the answer as a fact through the webhook path,
+ * keyed by the observation (so asking twice, or alongside a late webhook, has effect once).
+ */
+async function observe(deps: ReconcileDeps, provider: PaymentProvider, payment: Payment): Promise<{ snapshot: ProviderStatusSnapshot; changed: boolean }> {
+  const snapshot = await provider.fetchStatus(operationInput(payment));
+  const { outcome } = await deps.webhooks.applyEvent(provider.name, {
+    kind: 'payment',
+    eventId: `reconcile:${snapshot.observationId}`,
+    ref: { paymentId: payment.id },
+    state: snapshot.state,
+    money: snapshot.money,
+  });
+  return { snapshot, changed: outcome === 'applied' || outcome === 'amount_mismatch' };
+}
+
+async function record(deps: ReconcileDeps, payment: Payment, facts: PaymentFact[]): Promise<Payment> {
+  return (await deps.db.transaction((tx) => recordFacts(tx, payment.id, facts))).payment;
+}
+
+/** Closes the session at the provider; true once the provider confirmed it can no longer be paid. */
+async function closeSession(deps: ReconcileDeps, provider: PaymentProvider, payment: Payment): Promise<boolean> {
+  try {
+    await provider.cancel(operationInput(payment));
+    return true;
+  } catch (error) {
+    deps.logger.warn({ err: error, paymentId: payment.id }, 'could not close a provider session; reconcile asks again');
+    return false;
+  }
+}
+
+const sessionClosed = () => ownFact('canceled', 'gateway:session_closed');
+
+/**
+ * Settles payments whose webhook never came: those waiting on the payer or the provider, declined ones
+ * (a declined attempt can still be paid on retry in the provider's sheet), and canceled ones whose session
+ * we could not close. Each run takes the least recently asked first and marks them asked, so every stuck
+ * payment is reached in turn however many abandoned ones there are.
  */
 export async function reconcileStuckPayments(deps: ReconcileDeps, options: { olderThanSeconds: number; limit?: number }): Promise<ReconcileSummary> {
-  const askable = deps.providers.names.filter((name) => deps.providers.get(name)?.capabilities.statusQueries !== false);
-  const stuck = await deps.db.many<{ id: string; provider: string; provider_ref: string; amount: string; currency: string }>(
-    `SELECT id, provider, provider_ref, amount, currency FROM payments
-      WHERE status = ANY($1) AND provider = ANY($2) AND provider_ref IS NOT NULL AND updated_at < now() - make_interval(secs => $3)
-      ORDER BY updated_at LIMIT $4`,
-    [AWAITING_PROVIDER_STATUSES, askable, options.olderThanSeconds, options.limit ?? 500],
+  const rows = await deps.db.many<PaymentRow>(
+    `UPDATE payments SET last_checked_at = now()
+      WHERE id IN (
+        SELECT id FROM payments
+         WHERE (status = ANY($1) OR session_close_outstanding) AND provider = ANY($2) AND provider_ref IS NOT NULL
+           AND updated_at < now() - make_interval(secs => $3)
+         ORDER BY last_checked_at NULLS FIRST, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+      RETURNING ${PAYMENT_COLUMNS}`,
+    [ASKED_ABOUT, askableProviders(deps), options.olderThanSeconds, options.limit ?? 500],
   );
-  const summary: ReconcileSummary = { examined: stuck.length, changed: 0, failed: 0 };
-  for (const row of stuck) {
-    const provider = deps.providers.get(row.provider);
-    if (!provider) continue;
+  const summary = newSummary(rows.length);
+  for (const payment of rows.map(toPayment)) {
+    const provider = deps.providers.get(payment.provider)!;
     try {
-      const money = { amount: Number(row.amount), currency: row.currency };
-      const snapshot = await provider.fetchStatus({ paymentId: row.id, providerRef: row.provider_ref, money });
-      const { outcome } = await deps.webhooks.applyEvent(provider.name, {
-        kind: 'payment',
-        eventId: `reconcile:${snapshot.observationId}`,
-        ref: { paymentId: row.id },
-        state: snapshot.state,
-        money: snapshot.money,
-      });
-      if (outcome === 'applied' || outcome === 'amount_mismatch') summary.changed += 1;
+      const { snapshot, changed } = await observe(deps, provider, payment);
+      if (changed) summary.changed += 1;
+      const now = (await findPayment(deps.db, payment.id))!;
+      if (now.sessionCloseOutstanding && (snapshot.state === 'pending' || snapshot.state === 'failed') && (await closeSession(deps, provider, now))) {
+        await record(deps, now, [sessionClosed()]);
+      }
     } catch (error) {
       summary.failed += 1;
       const kind = error instanceof ProviderError ? error.kind : 'unexpected';
-      deps.logger.warn({ err: error, paymentId: row.id, kind }, 'reconcile could not settle a payment');
+      deps.logger.warn({ err: error, paymentId: payment.id, kind }, 'reconcile could not settle a payment');
     }
   }
   return summary;
+}
+
+/** Unpaid as far as anyone knows: nothing in flight at the provider. */
+const STILL_UNPAID = new Set(['requires_payment', 'requires_verification', 'failed']);
+
+/**
+ * Expires one abandoned checkout: asks the provider first (money that arrived without a webhook is
+ * recorded, not canceled over), then closes the session and records that we stopped waiting. When the
+ * provider cannot close it, the payment is canceled all the same and reconcile retries the close; money
+ * that arrives on it anyway is held for a person (`paid_after_cancel`).
+ */
+async function expire(deps: ReconcileDeps, payment: Payment): Promise<boolean> {
+  const provider = payment.providerRef ? deps.providers.get(payment.provider) : undefined;
+  if (!provider) return (await record(deps, payment, [ownFact('expired', 'gateway:expired')])).status === 'canceled';
+  if (provider.capabilities.statusQueries !== false) {
+    await observe(deps, provider, payment);
+    const now = (await findPayment(deps.db, payment.id))!;
+    if (!STILL_UNPAID.has(now.status)) return false;
+  }
+  const closed = await closeSession(deps, provider, payment);
+  const expired = await record(deps, payment, [ownFact('expired', 'gateway:expired'), ...(closed ? [sessionClosed()] : [])]);
+  // The payer may have paid between our look and the close: look once more so that money is not missed.
+  if (!closed && provider.capabilities.statusQueries !== false) await observe(deps, provider, expired).catch(() => undefined);
+  return true;
 }
 
 /**
- * Cancels checkouts nobody paid: a payment still waiting for the payer (or for step-up verification)
- * after `olderThanSeconds` is marked `canceled` under its row lock, then its provider session (as stored
- * under that lock) is closed so it can no longer be paid. A checkout whose key a request is working on
- * right now is left alone. A session opened after the cancel is never stored (the checkout only stores a
- * session on a payment still waiting for payment), and money that arrives anyway is held for review
- * (`paid_after_cancel`) rather than lost. Run after reconcileStuckPayments, so a payment that did succeed
- * is settled first.
+ * Cancels checkouts nobody paid: still waiting for the payer (or for step-up verification), or declined,
+ * `olderThanSeconds` after they were created. A checkout whose key a request is working on right now is
+ * left alone. A session opened after the cancel is never stored (the checkout closes it again).
  */
 export async function expireAbandonedPayments(deps: ReconcileDeps, options: { olderThanSeconds: number; limit?: number }): Promise<ReconcileSummary> {
-  const abandoned = await deps.db.many<{ id: string }>(
-    `SELECT p.id FROM payments p
-      WHERE p.status IN ('requires_payment', 'requires_verification') AND p.created_at < now() - make_interval(secs => $1)
+  const rows = await deps.db.many<PaymentRow>(
+    `SELECT ${PAYMENT_COLUMNS} FROM payments p
+      WHERE p.status = ANY($1) AND p.created_at < now() - make_interval(secs => $2)
         AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.payment_id = p.id AND k.response_status IS NULL AND k.locked_until > now())
-      ORDER BY p.created_at LIMIT $2`,
-    [options.olderThanSeconds, options.limit ?? 500],
+      ORDER BY p.created_at LIMIT $3`,
+    [[...STILL_UNPAID], options.olderThanSeconds, options.limit ?? 500],
   );
-  const summary: ReconcileSummary = { examined: abandoned.length, changed: 0, failed: 0 };
-  for (const { id } of abandoned) {
+  const summary = newSummary(rows.length);
+  for (const payment of rows.map(toPayment)) {
     try {
-      const canceled = await deps.db.transaction(async (tx) => {
-        const result = await transition(tx, id, 'canceled', 'expired:abandoned');
-        return result.outcome === 'applied' ? result.payment : undefined;
-      });
-      if (!canceled) continue;
-      summary.changed += 1;
-      await closeSession(deps, canceled);
+      if (await expire(deps, payment)) summary.changed += 1;
     } catch (error) {
       summary.failed += 1;
-      deps.logger.warn({ err: error, paymentId: id }, 'could not expire an abandoned payment');
+      deps.logger.warn({ err: error, paymentId: payment.id }, 'could not expire an abandoned payment');
     }
   }
   return summary;
-}
-
-/** Best effort: a session left open can still be paid, and that money is then held for review, not lost. */
-async function closeSession(deps: ReconcileDeps, payment: Payment): Promise<void> {
-  const provider = deps.providers.get(payment.provider);
-  if (!provider || !payment.providerRef) return;
-  try {
-    await provider.cancel({ paymentId: payment.id, providerRef: payment.providerRef, money: { amount: payment.amount, currency: payment.currency } });
-  } catch (error) {
-    deps.logger.warn({ err: error, paymentId: payment.id }, 'expired payment canceled, but its provider session could not be closed');
-  }
 }

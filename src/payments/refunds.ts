@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { Database, Sql } from '../db/database';
 import type { ProviderRegistry } from '../providers/registry';
-import { ProviderError } from '../providers/types';
+import { ProviderError, RefundResult } from '../providers/types';
 import { invalidRequest, invalidStateTransition, notFound } from '../shared/errors';
 import { newId } from '../shared/ids';
+import { currentState, ownFact, recordFacts } from './fact-journal';
+import type { FactKind, PaymentState } from './lifecycle';
 import { findPayment, lockPayment, Payment } from './payment';
-import { applyRefundedTotal, refundTotal } from './refund-totals';
 import { REFUNDABLE_STATUSES } from './status';
 
 export interface RefundRequest {
@@ -39,21 +40,23 @@ export interface RefundDeps {
 
 /**
  * Step 1 of a refund, inside the caller's transaction and under the payment's row lock (`payment` must
- * come from lockPayment): reserves the amount as a pending refund row, checked against what is left.
+ * come from lockPayment, `state` from its facts): reserves the amount as a requested refund, checked
+ * against what is left, so two refunds racing cannot together pay back more than was taken.
  */
 export async function reserveRefund(
   tx: Sql,
   payment: Payment,
+  state: PaymentState,
   request: Omit<RefundRequest, 'paymentId'>,
   options: { rejectingReview?: boolean } = {},
 ): Promise<RefundRecord> {
-  // A held payment is refunded only in full, by rejecting it in review: a partial refund would strand it.
-  const refundable = options.rejectingReview ? payment.status === 'held_for_review' : REFUNDABLE_STATUSES.includes(payment.status);
+  // A held payment is refunded only by rejecting it in review: a partial refund would strand it.
+  const refundable = options.rejectingReview ? state.status === 'held_for_review' : REFUNDABLE_STATUSES.includes(state.status);
   if (!refundable) {
-    const hint = payment.status === 'held_for_review' ? ' Reject it in review instead.' : '';
-    throw invalidStateTransition(`A payment in status ${payment.status} cannot be refunded.${hint}`);
+    const hint = state.status === 'held_for_review' ? ' Reject it in review instead.' : '';
+    throw invalidStateTransition(`A payment in status ${state.status} cannot be refunded.${hint}`);
   }
-  const remaining = payment.amount - (await refundTotal(tx, payment.id, ['pending', 'succeeded']));
+  const remaining = state.refundableAmount;
   const amount = request.amount ?? remaining;
   if (!Number.isSafeInteger(amount) || amount <= 0 || amount > remaining) {
     throw invalidRequest('parameter_invalid', `The refund amount must be between 1 and ${remaining} (minor units).`, 'amount');
@@ -62,27 +65,34 @@ export async function reserveRefund(
   await tx.many("INSERT INTO refunds (id, payment_id, amount, currency, status, reason) VALUES ($1, $2, $3, $4, 'pending', $5)", [
     refund.id, payment.id, amount, payment.currency, request.reason,
   ]);
+  await recordFacts(tx, payment.id, [
+    ownFact('refund_requested', `refund:${refund.id}:requested`, { refundId: refund.id, money: { amount, currency: payment.currency } }),
+  ]);
   return refund;
 }
 
+const RESULT_FACT: Record<RefundResult['state'], FactKind> = {
+  pending: 'refund_pending',
+  succeeded: 'refund_succeeded',
+  // Our call was refused for good: no money moved (a provider's later word on the refund outranks this).
+  failed: 'refund_refused',
+};
+
 /**
  * Refunds in three steps, so that a crash between them never refunds twice or loses one: (1) reserve the
- * amount as a pending refund row under the payment's row lock; (2) ask the provider, keyed by our refund
- * id so a retry is the same refund; (3) record the result and the new total.
+ * amount as a requested refund under the payment's row lock; (2) ask the provider, keyed by our refund id
+ * so a retry is the same refund; (3) record what the provider answered as a fact.
  */
 export function createRefundService(deps: RefundDeps) {
   async function record(refund: RefundRecord, state: RefundRecord['status'], providerRefundId?: string): Promise<RefundRecord> {
-    const changed = await deps.db.transaction(async (tx) => {
-      await tx.many('UPDATE refunds SET status = $2, provider_refund_id = COALESCE($3, provider_refund_id), updated_at = now() WHERE id = $1 AND status = $4', [
-        refund.id, state, providerRefundId ?? null, 'pending',
-      ]);
-      if (state !== 'succeeded') return undefined;
-      const payment = (await lockPayment(tx, refund.paymentId))!;
-      const result = await applyRefundedTotal(tx, payment, await refundTotal(tx, payment.id), `refund:${refund.id}`);
-      return result.outcome === 'applied' ? result.payment : undefined;
-    });
-    if (changed) deps.onStatusChange(changed);
-    return { ...refund, status: state };
+    const recorded = await deps.db.transaction((tx) =>
+      recordFacts(tx, refund.paymentId, [
+        ownFact(RESULT_FACT[state], `refund:${refund.id}:${state}`, { refundId: refund.id, providerRefundId, money: { amount: refund.amount, currency: refund.currency } }),
+      ]),
+    );
+    if (recorded.statusChanged) deps.onStatusChange(recorded.payment);
+    const derived = recorded.state.refunds.find((candidate) => candidate.refundId === refund.id);
+    return { ...refund, status: derived?.status ?? state };
   }
 
   /** Steps 2 and 3 for a reserved refund. */
@@ -110,7 +120,7 @@ export function createRefundService(deps: RefundDeps) {
     const { pending, payment } = await deps.db.transaction(async (tx) => {
       const locked = await lockPayment(tx, request.paymentId);
       if (!locked) throw notFound('payment');
-      return { pending: await reserveRefund(tx, locked, request), payment: locked };
+      return { pending: await reserveRefund(tx, locked, await currentState(tx, locked), request), payment: locked };
     });
     return settle(pending, payment);
   }
@@ -122,7 +132,7 @@ export function createRefundService(deps: RefundDeps) {
   async function settlePendingRefunds(options: { olderThanSeconds: number; limit?: number }): Promise<{ examined: number; settled: number }> {
     const rows = await deps.db.many<RefundRow>(
       `SELECT id, payment_id, amount, currency FROM refunds
-        WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2`,
+        WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT $2`,
       [options.olderThanSeconds, options.limit ?? 500],
     );
     let settled = 0;
@@ -130,6 +140,7 @@ export function createRefundService(deps: RefundDeps) {
       const pending: RefundRecord = { id: row.id, paymentId: row.payment_id, amount: Number(row.amount), currency: row.currency, status: 'pending' };
       try {
         if ((await settle(pending, (await findPayment(deps.db, row.payment_id))!)).status !== 'pending') settled += 1;
+        else await deps.db.many('UPDATE refunds SET updated_at = now() WHERE id = $1', [row.id]); // the next run asks the others first
       } catch (error) {
         deps.logger.warn({ err: error, refundId: row.id }, 'could not settle a pending refund');
       }

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/database';
 import { Payment } from './payment';
-import { paymentHistory } from './state-machine';
+import type { PaymentStatus } from './status';
 
 /** next_action only means something while the payer still has to act. */
 function actionableNextAction(payment: Payment) {
@@ -26,6 +26,19 @@ export function paymentView(payment: Payment) {
 }
 
 export type PaymentView = ReturnType<typeof paymentView>;
+
+export interface HistoryEntry {
+  status: PaymentStatus;
+  at: Date;
+}
+
+export async function paymentHistory(sql: Sql, paymentId: string): Promise<HistoryEntry[]> {
+  const rows = await sql.many<{ to_status: PaymentStatus; at: Date }>(
+    'SELECT to_status, at FROM payment_status_history WHERE payment_id = $1 ORDER BY id',
+    [paymentId],
+  );
+  return rows.map((row) => ({ status: row.to_status, at: row.at }));
+}
 
 interface RefundRow {
   id: string;

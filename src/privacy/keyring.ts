@@ -66,13 +66,16 @@ export function parseMasterKeys(text: string): MasterKey[] {
   });
 }
 
+export type BlindIndexPurpose = 'user' | 'device' | 'ip' | 'idempotency_key' | 'idempotency_request' | 'step_up_token';
+
 /** Keyed blind index: finds rows by a personal value without storing or comparing the value itself. */
 export class BlindIndex {
   constructor(private readonly key: Buffer) {
     if (key.length < 32) throw new Error('The blind index key must be at least 32 bytes');
   }
 
-  hash(purpose: 'user' | 'device' | 'ip', value: string): string {
+  /** Every stored hash of client input goes through here: keyed, so a guessable input (a card number sent as an Idempotency-Key) cannot be found by hashing guesses. */
+  hash(purpose: BlindIndexPurpose, value: string): string {
     return createHmac('sha256', this.key).update(`${purpose}\u0000${value}`).digest('base64url');
   }
 

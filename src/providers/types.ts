@@ -39,11 +39,14 @@ export type ProviderPaymentState =
   | 'failed'
   | 'canceled';
 
-/** A verified provider notification, normalised. Providers never touch the database. */
+/**
+ * A verified provider notification, normalised: one observation, which the webhook service records as one
+ * fact. `occurredAt` is the provider's own time for it, when it gives one. Providers never touch the database.
+ */
 export type ProviderEvent =
-  | { kind: 'payment'; eventId: string; ref: PaymentRef; state: ProviderPaymentState; money?: Money }
-  | { kind: 'refund'; eventId: string; ref: PaymentRef; refund: RefundNotice }
-  | { kind: 'dispute'; eventId: string; ref: PaymentRef; dispute: 'opened' | 'won' | 'lost' }
+  | { kind: 'payment'; eventId: string; ref: PaymentRef; state: ProviderPaymentState; money?: Money; occurredAt?: Date }
+  | { kind: 'refund'; eventId: string; ref: PaymentRef; refund: RefundNotice; occurredAt?: Date }
+  | { kind: 'dispute'; eventId: string; ref: PaymentRef; dispute: 'opened' | 'won' | 'lost'; disputeId?: string; occurredAt?: Date }
   /** Verified, but of a type we do not act on: acknowledged so the provider stops retrying. */
   | { kind: 'ignored'; eventId: string; type: string };
 
@@ -57,7 +60,8 @@ export interface RefundNotice {
   /** Our refund id when the provider echoes it back (Stripe metadata, Alipay out_request_no). */
   refundId?: string;
   providerRefundId?: string;
-  money: Money;
+  /** This refund's own amount, when the provider says it (Alipay reports only the running total). */
+  money?: Money;
   state: 'pending' | 'succeeded' | 'failed';
   /** Total refunded on the payment so far, when the provider reports it (Stripe charge.amount_refunded). */
   totalRefunded?: number;

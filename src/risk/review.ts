@@ -1,16 +1,16 @@
 import type { Database, Sql } from '../db/database';
+import { currentState, ownFact, recordFacts } from '../payments/fact-journal';
+import type { PaymentFact, PaymentState } from '../payments/lifecycle';
 import { findPayment, lockPayment, Payment } from '../payments/payment';
-import { refundTotal } from '../payments/refund-totals';
 import { RefundRecord, RefundService, reserveRefund } from '../payments/refunds';
-import { transition } from '../payments/state-machine';
 import type { ProviderRegistry } from '../providers/registry';
 import { invalidStateTransition, notFound } from '../shared/errors';
 
 /**
- * What a person decides about a payment the risk layer held (`held_for_review`). The ops API will call
- * these; they are the whole domain logic. Authorised-only payments (manual capture) are captured or
- * voided; payments whose money already arrived (sandbox, Alipay: fulfilment withheld) are released or
- * refunded in full.
+ * What a person decides about a payment the risk layer held (`held_for_review`). The ops API and CLI call
+ * these; they are the whole domain logic. A decision is a fact (`approved`, `rejected`), and so is what
+ * the provider did about it: authorisations (manual capture) are captured or voided; money that already
+ * arrived (sandbox, Alipay, automatic capture) is released, or refunded in full.
  */
 export interface ReviewDeps {
   db: Database;
@@ -21,61 +21,78 @@ export interface ReviewDeps {
 
 export type ReviewVerdict = 'approve' | 'reject';
 
-async function lockHeld(tx: Sql, paymentId: string): Promise<Payment> {
-  const held = await lockPayment(tx, paymentId);
-  if (!held) throw notFound('payment');
-  if (held.status !== 'held_for_review') throw invalidStateTransition(`A payment in status ${held.status} is not held for review.`);
-  // A rejection's refund is under way: the decision has been taken.
-  if ((await refundTotal(tx, held.id, ['pending', 'succeeded'])) > 0) throw invalidStateTransition('This payment is already being refunded.');
-  return held;
+interface Held {
+  payment: Payment;
+  state: PaymentState;
 }
 
-const verdictStatus = { approve: 'succeeded', reject: 'canceled' } as const;
+/**
+ * A held payment a person may still decide about. A rejection whose refund the provider refused may be
+ * repeated (nothing went back); any other decision, once taken, stands.
+ */
+async function lockHeld(tx: Sql, paymentId: string, verdict: ReviewVerdict): Promise<Held> {
+  const payment = await lockPayment(tx, paymentId);
+  if (!payment) throw notFound('payment');
+  const state = await currentState(tx, payment);
+  if (state.status !== 'held_for_review') throw invalidStateTransition(`A payment in status ${state.status} is not held for review.`);
+  const retryingRefusedRefund = verdict === 'reject' && state.decision === 'rejected' && !state.refunds.some((refund) => refund.status === 'pending');
+  if (state.decision && !retryingRefusedRefund) throw invalidStateTransition('A decision about this payment has been taken already.');
+  return { payment, state };
+}
 
-const moveHeld = (tx: Sql, payment: Payment, verdict: ReviewVerdict) =>
-  transition(tx, payment.id, verdictStatus[verdict], `review:${verdict}d`, { reviewReason: null });
+const decisionFact = (verdict: ReviewVerdict): PaymentFact =>
+  verdict === 'approve' ? ownFact('approved', 'review:approved') : ownFact('rejected', 'review:rejected');
+
+async function recordDecision(deps: ReviewDeps, paymentId: string, facts: PaymentFact[]): Promise<Payment> {
+  const recorded = await deps.db.transaction((tx) => recordFacts(tx, paymentId, facts));
+  if (recorded.statusChanged) deps.onStatusChange(recorded.payment);
+  return recorded.payment;
+}
 
 /**
  * An authorisation is captured or voided at the provider first, outside any transaction; the provider
- * arbitrates a race (a voided authorisation cannot be captured), and the move is made afterwards under the
- * row lock, only if the payment is still held.
+ * arbitrates a race (a voided authorisation cannot be captured). What it did is then recorded with the
+ * decision, under the row lock, and a provider webhook saying the same later changes nothing.
  */
 async function settleAuthorisation(deps: ReviewDeps, held: Payment, verdict: ReviewVerdict): Promise<Payment> {
   const provider = deps.providers.get(held.provider);
   if (!provider || !held.providerRef) throw invalidStateTransition('This payment has no provider session to settle the review through.');
-  const input = { paymentId: held.id, providerRef: held.providerRef, money: { amount: held.amount, currency: held.currency } };
+  const money = { amount: held.amount, currency: held.currency };
+  const input = { paymentId: held.id, providerRef: held.providerRef, money };
   await (verdict === 'approve' ? provider.capture(input) : provider.cancel(input));
-  return deps.db.transaction(async (tx) => {
-    // The provider's own webhook for this capture or void may have moved the payment already.
-    const current = await lockPayment(tx, held.id);
-    if (current?.status === verdictStatus[verdict]) return current;
-    return (await moveHeld(tx, await lockHeld(tx, held.id), verdict)).payment;
-  });
+  const outcome =
+    verdict === 'approve'
+      ? ownFact('paid', 'review:captured', { money, sessionRef: held.providerRef })
+      : ownFact('canceled', 'review:voided', { sessionRef: held.providerRef });
+  return recordDecision(deps, held.id, [outcome, decisionFact(verdict)]);
 }
 
 /**
  * Decides under the payment's row lock, so an approval and a rejection racing each other cannot both win.
- * For money that already arrived, a rejection reserves the full refund before the lock is released (and
- * pays it back right after), and an approval checks no refund is under way.
+ * For money that already arrived, a rejection records the decision and reserves the refund of whatever is
+ * left in the same transaction (and pays it back right after); an approval releases the money as it
+ * stands, refunds made meanwhile (say, in the provider's dashboard) included.
  */
 async function settleHeld(deps: ReviewDeps, paymentId: string, verdict: ReviewVerdict): Promise<Payment> {
-  const decided = await deps.db.transaction(async (tx): Promise<{ payment: Payment; refund?: RefundRecord }> => {
-    const held = await lockHeld(tx, paymentId);
-    if (held.captureMethod === 'manual') return { payment: held };
-    if (verdict === 'reject') {
-      if (held.reviewReason === 'dispute_opened') throw invalidStateTransition('A dispute is open on this payment: a refund now would pay the money back twice.');
-      return { payment: held, refund: await reserveRefund(tx, held, { reason: 'risk_review_rejected' }, { rejectingReview: true }) };
-    }
-    return { payment: (await moveHeld(tx, held, verdict)).payment };
+  const decided = await deps.db.transaction(async (tx): Promise<{ payment: Payment; refund?: RefundRecord; decided?: Payment }> => {
+    const { payment, state } = await lockHeld(tx, paymentId, verdict);
+    if (state.authorisedAmount > 0) return { payment };
+    if (verdict === 'approve') return { payment, decided: (await recordFacts(tx, payment.id, [decisionFact(verdict)])).payment };
+    if (state.openDispute) throw invalidStateTransition('A dispute is open on this payment: a refund now would pay the money back twice.');
+    const refund = await reserveRefund(tx, payment, state, { reason: 'risk_review_rejected' }, { rejectingReview: true });
+    await recordFacts(tx, payment.id, [decisionFact(verdict)]);
+    return { payment, refund };
   });
   if (decided.refund) {
-    // The refund service calls the provider and moves the payment to `refunded` on success.
+    // The refund's result is a fact too: the payment becomes `refunded` once the money is back.
     await deps.refunds.settle(decided.refund, decided.payment);
     return (await findPayment(deps.db, paymentId))!;
   }
-  const settled = decided.payment.captureMethod === 'manual' ? await settleAuthorisation(deps, decided.payment, verdict) : decided.payment;
-  deps.onStatusChange(settled);
-  return settled;
+  if (decided.decided) {
+    deps.onStatusChange(decided.decided);
+    return decided.decided;
+  }
+  return settleAuthorisation(deps, decided.payment, verdict);
 }
 
 /** Releases a held payment: captures an authorisation, or lets the paid order be fulfilled. → `succeeded`. */

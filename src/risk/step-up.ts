@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Database, Sql } from '../db/database';
 import { lockPayment, Payment } from '../payments/payment';
-import { transition } from '../payments/state-machine';
+import { ownFact, recordFacts } from '../payments/fact-journal';
 import { ApiError, invalidStateTransition, notFound } from '../shared/errors';
 import { appendDecision, latestDecision } from './journal';
 import { BUILT_IN_REASONS } from './rules';
@@ -131,10 +131,9 @@ export async function verifyStepUp(deps: StepUpDeps, request: StepUpRequest): Pr
     const failure = await spendToken(tx, check, payment.id);
     await tx.many('INSERT INTO risk_step_up_attempts (payment_id, passed, failure) VALUES ($1, $2, $3)', [payment.id, !failure, failure ?? null]);
     if (!failure) {
-      await transition(tx, payment.id, 'requires_payment', 'risk:step_up_passed', {});
-      await tx.many('UPDATE payments SET next_action = NULL WHERE id = $1', [payment.id]);
+      const passed = await recordFacts(tx, payment.id, [ownFact('verified', 'risk:step_up_passed')]);
       await journalStepUp(tx, payment, true, undefined, 0);
-      return { outcome: 'passed', payment: (await lockPayment(tx, payment.id))! };
+      return { outcome: 'passed', payment: passed.payment };
     }
     const counted = await tx.one<{ failures: number }>(
       'SELECT count(*)::int AS failures FROM risk_step_up_attempts WHERE payment_id = $1 AND NOT passed',
@@ -142,9 +141,8 @@ export async function verifyStepUp(deps: StepUpDeps, request: StepUpRequest): Pr
     );
     const failures = counted?.failures ?? 0;
     if (failures < deps.settings.maxFailures) return { outcome: 'failed', payment, failure, attemptsLeft: deps.settings.maxFailures - failures };
-    const blocked = await transition(tx, payment.id, 'blocked', 'risk:step_up_failed', {});
-    await tx.many('UPDATE payments SET next_action = NULL WHERE id = $1', [payment.id]);
+    const blocked = await recordFacts(tx, payment.id, [ownFact('verification_failed', 'risk:step_up_failed')]);
     await journalStepUp(tx, payment, false, failure, failures);
-    return { outcome: 'blocked', payment: { ...blocked.payment, nextAction: null }, failure };
+    return { outcome: 'blocked', payment: blocked.payment, failure };
   });
 }

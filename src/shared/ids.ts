@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const ID_LENGTH = 20;
@@ -12,6 +12,19 @@ export function newId(prefix: string): string {
     for (const byte of randomBytes(ID_LENGTH)) {
       if (byte < UNBIASED_LIMIT && out.length < ID_LENGTH) out += ALPHABET[byte % ALPHABET.length];
     }
+  }
+  return `${prefix}_${out}`;
+}
+
+/**
+ * A stable id of the same shape for something the provider named but we never created (a refund made in its
+ * dashboard): the same seed always gives the same id, so recording it again finds the same row.
+ */
+export function derivedId(prefix: string, seed: string): string {
+  const digest = createHash('sha256').update(seed).digest();
+  let out = '';
+  for (const byte of digest) {
+    if (byte < UNBIASED_LIMIT && out.length < ID_LENGTH) out += ALPHABET[byte % ALPHABET.length];
   }
   return `${prefix}_${out}`;
 }

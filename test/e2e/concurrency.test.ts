@@ -1,5 +1,5 @@
-import { completeIdempotencyKey, sha256 } from '../../src/payments/idempotency';
-import { transition } from '../../src/payments/state-machine';
+import { ownFact, recordFacts } from '../../src/payments/fact-journal';
+import { completeIdempotencyKey, idempotencyScope } from '../../src/payments/idempotency';
 import { checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
 import { historyOf, postSandboxWebhook } from '../support/sandbox-webhooks';
 
@@ -80,7 +80,7 @@ describe('duplicates and races', () => {
     await test.gateway.db.many(
       `UPDATE idempotency_keys SET response_status = NULL, response_body = NULL,
               locked_until = now() + make_interval(secs => $3) WHERE user_hash = $1 AND key_hash = $2`,
-      [userHash, sha256(key), lease === 'expired' ? -1 : 3600],
+      [userHash, test.gateway.blindIndex.hash('idempotency_key', key), lease === 'expired' ? -1 : 3600],
     );
     return first.body.id as string;
   }
@@ -100,7 +100,7 @@ describe('duplicates and races', () => {
     const token = await test.token('racer-8');
     const key = newKey();
     const paymentId = await crashAfterStoringPayment(token, key, 'expired');
-    await test.gateway.db.transaction((tx) => transition(tx, paymentId, 'canceled', 'expired:abandoned'));
+    await test.gateway.db.transaction((tx) => recordFacts(tx, paymentId, [ownFact('expired', 'gateway:expired')]));
     const retried = await checkout(test, token, {}, key);
     expect(retried.status).toBe(201);
     expect(retried.body).toMatchObject({ id: paymentId, status: 'canceled', next_action: null });
@@ -115,7 +115,7 @@ describe('duplicates and races', () => {
     const taken = await checkout(test, token, {}, key);
     expect(taken.status).toBe(201);
     const userHash = test.gateway.vault.userHash((await test.gateway.tokens.verifyAppUser(token)).id);
-    const scope = { userHash, key, request: {} };
+    const scope = idempotencyScope(test.gateway.blindIndex, userHash, key, {});
     const late = await test.gateway.db.transaction((tx) =>
       completeIdempotencyKey(tx, scope, 'the-lapsed-lease', { status: 502, body: { error: { code: 'provider_error' } } }, taken.body.id),
     );

@@ -1,3 +1,6 @@
+import { currentState } from '../../src/payments/fact-journal';
+import { lockPayment } from '../../src/payments/payment';
+import { reserveRefund } from '../../src/payments/refunds';
 import { approveHeldPayment, rejectHeldPayment } from '../../src/risk/review';
 import type { ProviderEvent } from '../../src/providers/types';
 import { aDevice, checkout, startTestGateway, TestGateway } from '../support/gateway';
@@ -45,7 +48,7 @@ describe('held payments, disputes and refund totals', () => {
 
   it('a second success event (Alipay TRADE_FINISHED after TRADE_SUCCESS) does not release a risk hold', async () => {
     const payment = await heldPayment();
-    expect((await apply(event(payment.id, 'succeeded'))).outcome).toBe('ignored');
+    expect((await apply(event(payment.id, 'succeeded'))).outcome).toBe('recorded');
     expect(await historyOf(test, payment.id)).toEqual(['requires_payment', 'held_for_review']);
   });
 
@@ -102,7 +105,10 @@ describe('held payments, disputes and refund totals', () => {
 
   it('a provider total that already includes our pending refund is not counted twice', async () => {
     const payment = await paidPayment();
-    await test.gateway.db.many("INSERT INTO refunds (id, payment_id, amount, currency, status, reason) VALUES ('re_ours_pending', $1, 1000, 'CNY', 'pending', 'test')", [payment.id]);
+    await test.gateway.db.transaction(async (tx) => {
+      const locked = (await lockPayment(tx, payment.id))!;
+      await reserveRefund(tx, locked, await currentState(tx, locked), { amount: 1000, reason: 'test' });
+    });
     // A dashboard refund of 500 arrives reported as the running total (Alipay's refund_fee): 1000 of ours + 500.
     await test.gateway.webhooks.applyEvent('sandbox', {
       kind: 'refund', eventId: `evt_total_${payment.id}`, ref: { paymentId: payment.id },
@@ -134,12 +140,12 @@ describe('held payments, disputes and refund totals', () => {
     expect(await historyOf(test, payment.id)).toEqual(['requires_payment', 'held_for_review']);
   });
 
-  it('a dispute closing on a payment that was never disputed changes nothing', async () => {
+  it('a dispute that closes before the success arrived proves the money was taken, and kept', async () => {
     const n = buyers++;
     const token = await test.token(`undisputed-${n}`);
     const payment = (await checkout(test, token, { device: aDevice({ id: `undisputed-phone-${n}` }) })).body as { id: string };
     await test.gateway.webhooks.applyEvent('sandbox', { kind: 'dispute', eventId: `evt_uw_${payment.id}`, ref: { paymentId: payment.id }, dispute: 'won' });
-    expect(await historyOf(test, payment.id)).toEqual(['requires_payment']);
+    expect(await historyOf(test, payment.id)).toEqual(['requires_payment', 'succeeded']);
   });
 
   it('every decline counts towards the card-testing rule, not only the first on a payment', async () => {
@@ -161,7 +167,7 @@ describe('held payments, disputes and refund totals', () => {
     const token = await test.token(`foreign-${n}`);
     const payment = (await checkout(test, token, { device: aDevice({ id: `foreign-phone-${n}` }) })).body as { id: string };
     const foreign = { ...event(payment.id, 'succeeded'), ref: { paymentId: payment.id, providerRef: 'sbx_some_other_session' } } as ProviderEvent;
-    expect((await apply(foreign)).outcome).toBe('refused');
+    expect((await apply(foreign)).outcome).toBe('foreign_session');
     expect(await test.gateway.db.one('SELECT status, review_reason FROM payments WHERE id = $1', [payment.id])).toEqual({
       status: 'requires_payment',
       review_reason: 'foreign_session_paid',

@@ -60,7 +60,7 @@ describe('sandbox webhooks: only genuine, matching events change a payment', () 
     expect(await statusOf(payment.id)).toBe('succeeded');
     expect(await historyOf(test, payment.id)).toEqual(['requires_payment', 'succeeded']);
     const recorded = await test.gateway.db.one('SELECT outcome FROM webhook_events WHERE event_id = $1', ['evt_late_failure']);
-    expect(recorded).toEqual({ outcome: 'refused' });
+    expect(recorded).toEqual({ outcome: 'recorded' });
   });
 
   it('a late processing event after success changes nothing', async () => {

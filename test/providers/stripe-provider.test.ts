@@ -251,6 +251,8 @@ describe('webhooks', () => {
       ref: { paymentId: ref.paymentId, providerRef: ref.providerRef },
       state,
       money: { amount: 600, currency: 'CNY' },
+      // Stripe's own time of the event, which orders a payer's attempts however late it is delivered.
+      occurredAt: new Date(event.created * 1000),
     });
   });
 
@@ -342,6 +344,7 @@ describe('webhooks', () => {
       kind: 'dispute',
       ref: { providerRef: ref.providerRef },
       dispute: outcome,
+      disputeId: expect.stringMatching(/^dp_/),
     });
   });
 

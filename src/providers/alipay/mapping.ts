@@ -182,7 +182,7 @@ function refundNotice(fields: NotificationFields): RefundNotice | undefined {
   if (fields.refund_fee === undefined && fields.gmt_refund === undefined) return undefined;
   const total = requiredAmount(fields, 'refund_fee');
   if (total.amount === 0) return undefined;
-  return { refundId: fields.out_biz_no || undefined, money: total, state: 'succeeded', totalRefunded: total.amount };
+  return { refundId: fields.out_biz_no || undefined, state: 'succeeded', totalRefunded: total.amount };
 }
 
 /**

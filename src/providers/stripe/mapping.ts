@@ -52,6 +52,11 @@ export function refundState(status: Stripe.Refund['status']): RefundResult['stat
  * `reportedRefund` is the refund a charge.refunded event is about, when the provider had to look it up.
  */
 export function providerEvent(event: Stripe.Event, reportedRefund?: Stripe.Refund): ProviderEvent {
+  const normalised = normalisedEvent(event, reportedRefund);
+  return normalised.kind === 'ignored' ? normalised : { ...normalised, occurredAt: createdAt(event) };
+}
+
+function normalisedEvent(event: Stripe.Event, reportedRefund?: Stripe.Refund): ProviderEvent {
   switch (event.type) {
     case 'payment_intent.succeeded':
       return paymentEvent(event.id, event.data.object, 'succeeded');
@@ -75,6 +80,9 @@ export function providerEvent(event: Stripe.Event, reportedRefund?: Stripe.Refun
       return { kind: 'ignored', eventId: event.id, type: event.type };
   }
 }
+
+/** Stripe's `created` (seconds) is when it happened there, however late the event reaches us. */
+const createdAt = (event: Stripe.Event) => new Date(event.created * 1000);
 
 function paymentEvent(eventId: string, intent: Stripe.PaymentIntent, state: ProviderPaymentState): ProviderEvent {
   return { kind: 'payment', eventId, ref: { paymentId: intent.metadata?.payment_id, providerRef: intent.id }, state, money: intentMoney(intent) };
@@ -117,7 +125,7 @@ function refundUpdatedEvent(eventId: string, refund: Stripe.Refund): ProviderEve
 function disputeEvent(eventId: string, dispute: Stripe.Dispute, outcome: 'opened' | 'won' | 'lost'): ProviderEvent {
   const intent = dispute.payment_intent;
   const paymentId = typeof intent === 'object' && intent !== null ? intent.metadata?.payment_id : undefined;
-  return { kind: 'dispute', eventId, ref: { paymentId, providerRef: objectId(intent) }, dispute: outcome };
+  return { kind: 'dispute', eventId, ref: { paymentId, providerRef: objectId(intent) }, dispute: outcome, disputeId: dispute.id };
 }
 
 /**

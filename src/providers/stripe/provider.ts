@@ -52,13 +52,17 @@ export function createStripeProvider(settings: EnabledStripeSettings): PaymentPr
   }
 
   function verifiedEvent(rawBody: Buffer, signature: string): Stripe.Event {
+    let event: Stripe.Event;
     try {
-      return stripe.webhooks.constructEvent(rawBody, signature, settings.webhookSecret.reveal(), WEBHOOK_TOLERANCE_SECONDS);
+      event = stripe.webhooks.constructEvent(rawBody, signature, settings.webhookSecret.reveal(), WEBHOOK_TOLERANCE_SECONDS);
     } catch (error) {
       // constructEvent checks signature and timestamp before parsing, so any other failure is an unreadable body.
       const reason = error instanceof Stripe.errors.StripeSignatureVerificationError ? error.message.split('\n')[0] : 'The Stripe event body is not a readable event.';
       throw new WebhookVerificationError(reason);
     }
+    // A validly signed body can still be no event at all (a signed `[]`, a test payload): refused, not a crash.
+    if (!isEventShaped(event)) throw new WebhookVerificationError('The signed body is not a Stripe event.');
+    return event;
   }
 
   /**
@@ -149,6 +153,15 @@ export function createStripeProvider(settings: EnabledStripeSettings): PaymentPr
         stripe.paymentIntents.cancel(input.providerRef, {}, { idempotencyKey: `kalos:cancel:${input.paymentId}` }),
       ),
   };
+}
+
+function isEventShaped(value: unknown): value is Stripe.Event {
+  const event = value as Partial<Stripe.Event> | null;
+  return (
+    typeof event === 'object' && event !== null && !Array.isArray(event) &&
+    typeof event.id === 'string' && event.id !== '' && typeof event.type === 'string' && Number.isSafeInteger(event.created) &&
+    typeof event.data === 'object' && event.data !== null && typeof event.data.object === 'object' && event.data.object !== null
+  );
 }
 
 function createClient(settings: EnabledStripeSettings): Stripe {
