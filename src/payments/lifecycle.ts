@@ -73,6 +73,7 @@ export type ReviewReason =
   | 'dispute_opened'
   | 'amount_mismatch'
   | 'paid_after_cancel'
+  | 'paid_while_blocked'
   | 'risk_review'
   | 'awaiting_capture'
   | 'refund_bounced'
@@ -95,7 +96,7 @@ export interface PaymentState {
   status: PaymentStatus;
   /** Money taken from the payer (the whole amount once paid; a refund or dispute implies it was). */
   capturedAmount: number;
-  /** Money held at the provider but not captured (manual capture). */
+  /** Money held at the provider, neither captured nor voided (manual capture). */
   authorisedAmount: number;
   refundedAmount: number;
   /** What may still be refunded: captured, less every refund that succeeded or is in flight. */
@@ -277,26 +278,28 @@ function observe(all: readonly PaymentFact[], context: LifecycleContext): Observ
   };
 }
 
+/** Money we did not expect: the wrong amount, or paid on a checkout we had canceled or refused. */
+function unexpectedMoneyReason(seen: Observed, context: LifecycleContext): ReviewReason | undefined {
+  if (seen.mismatch) return 'amount_mismatch';
+  if (seen.kinds.has('expired')) return 'paid_after_cancel';
+  if (context.riskDecision === 'block' || seen.kinds.has('verification_failed')) return 'paid_while_blocked';
+  return undefined;
+}
+
 /** Why money taken from the payer waits for a person, or undefined when nobody needs to look. */
 function captureHoldReason(seen: Observed, context: LifecycleContext): ReviewReason | undefined {
   if (seen.decision) return undefined;
-  const reason = seen.mismatch
-    ? 'amount_mismatch'
-    : seen.kinds.has('expired')
-      ? 'paid_after_cancel'
-      : // A manual-capture payment captured at the provider (its dashboard) was released by a person there.
-        context.riskDecision === 'review' && context.captureMethod === 'automatic'
-        ? 'risk_review'
-        : undefined;
+  const reason =
+    unexpectedMoneyReason(seen, context) ??
+    // A manual-capture payment captured at the provider (its dashboard) was released by a person there.
+    (context.riskDecision === 'review' && context.captureMethod === 'automatic' ? 'risk_review' : undefined);
   // A refund of held money during a dispute would pay it back twice: the reviewer must see the dispute.
   return reason && seen.disputes.open ? 'dispute_opened' : reason;
 }
 
 /** Why an authorisation (manual capture) waits: only a person, or the provider's dashboard, captures it. */
 function authorisationHoldReason(seen: Observed, context: LifecycleContext): ReviewReason {
-  if (seen.mismatch) return 'amount_mismatch';
-  if (seen.kinds.has('expired')) return 'paid_after_cancel';
-  return context.riskDecision === 'review' ? 'risk_review' : 'awaiting_capture';
+  return unexpectedMoneyReason(seen, context) ?? (context.riskDecision === 'review' ? 'risk_review' : 'awaiting_capture');
 }
 
 function capturedStatus(seen: Observed, context: LifecycleContext, hold: ReviewReason | undefined): PaymentStatus {
@@ -345,7 +348,8 @@ export function derivePaymentState(facts: readonly PaymentFact[], context: Lifec
   return {
     status,
     capturedAmount,
-    authorisedAmount: seen.authorised ? context.amount : 0,
+    // A voided authorisation holds nothing any more.
+    authorisedAmount: seen.authorised && status === 'held_for_review' ? context.amount : 0,
     refundedAmount: Math.min(seen.refunds.refunded, capturedAmount),
     refundableAmount: Math.max(0, capturedAmount - seen.refunds.committed),
     openDispute: seen.disputes.open,
