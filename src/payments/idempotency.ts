@@ -36,8 +36,8 @@ export function idempotencyScope(blindIndex: BlindIndex, userHash: string, key: 
  * every LEASE_RENEW_MS while it works (a slow provider call), so only a request that died lets it lapse,
  * and a retry after a crash takes the work over within a few seconds.
  */
-export const LEASE_SECONDS = 5;
-export const LEASE_RENEW_MS = 1_500;
+export const LEASE_SECONDS = 4;
+export const LEASE_RENEW_MS = 1_000;
 
 /** Proof of holding a key's lease: only the holder may store the answer or give the key up. */
 export type Lease = string;

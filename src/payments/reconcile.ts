@@ -5,7 +5,7 @@ import { PaymentProvider, ProviderError, ProviderStatusSnapshot } from '../provi
 import type { WebhookService } from '../webhooks/service';
 import { ownFact, recordFacts } from './fact-journal';
 import type { PaymentFact } from './lifecycle';
-import { findPayment, Payment, PAYMENT_COLUMNS, PaymentRow, toPayment } from './payment';
+import { findPayment, lockPayment, Payment, PAYMENT_COLUMNS, PaymentRow, toPayment } from './payment';
 
 export interface ReconcileDeps {
   db: Database;
@@ -50,6 +50,15 @@ async function observe(deps: ReconcileDeps, provider: PaymentProvider, payment: 
 
 async function record(deps: ReconcileDeps, payment: Payment, facts: PaymentFact[]): Promise<Payment> {
   return (await deps.db.transaction((tx) => recordFacts(tx, payment.id, facts))).payment;
+}
+
+/** Records that we stopped waiting, unless, under the row lock, the payment turns out to have moved on meanwhile. */
+async function recordExpiry(deps: ReconcileDeps, payment: Payment, facts: PaymentFact[]): Promise<Payment | undefined> {
+  return deps.db.transaction(async (tx) => {
+    const locked = await lockPayment(tx, payment.id);
+    if (!locked || !STILL_UNPAID.has(locked.status)) return undefined;
+    return (await recordFacts(tx, payment.id, [ownFact('expired', 'gateway:expired'), ...facts])).payment;
+  });
 }
 
 /** Closes the session at the provider; true once the provider confirmed it can no longer be paid. */
@@ -112,17 +121,17 @@ const STILL_UNPAID = new Set(['requires_payment', 'requires_verification', 'fail
  */
 async function expire(deps: ReconcileDeps, payment: Payment): Promise<boolean> {
   const provider = payment.providerRef ? deps.providers.get(payment.provider) : undefined;
-  if (!provider) return (await record(deps, payment, [ownFact('expired', 'gateway:expired')])).status === 'canceled';
+  if (!provider) return (await recordExpiry(deps, payment, []))?.status === 'canceled';
   if (provider.capabilities.statusQueries !== false) {
     await observe(deps, provider, payment);
     const now = (await findPayment(deps.db, payment.id))!;
     if (!STILL_UNPAID.has(now.status)) return false;
   }
   const closed = await closeSession(deps, provider, payment);
-  const expired = await record(deps, payment, [ownFact('expired', 'gateway:expired'), ...(closed ? [sessionClosed()] : [])]);
+  const expired = await recordExpiry(deps, payment, closed ? [sessionClosed()] : []);
   // The payer may have paid between our look and the close: look once more so that money is not missed.
-  if (!closed && provider.capabilities.statusQueries !== false) await observe(deps, provider, expired).catch(() => undefined);
-  return true;
+  if (expired && !closed && provider.capabilities.statusQueries !== false) await observe(deps, provider, expired).catch(() => undefined);
+  return Boolean(expired);
 }
 
 /**

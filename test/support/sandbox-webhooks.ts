@@ -1,13 +1,18 @@
-import { buildSandboxWebhook } from '../../src/providers/sandbox/provider';
+import { buildSandboxWebhook, SandboxEvent } from '../../src/providers/sandbox/provider';
 import { signSandboxPayload } from '../../src/providers/sandbox/signature';
 import type { TestGateway } from './gateway';
 
 export interface SandboxEventInput {
   id: string;
-  type: 'payment.succeeded' | 'payment.failed';
+  type: SandboxEvent['type'];
   paymentId: string;
   amount: number;
   currency: string;
+  /** Unix seconds at the "provider". */
+  created?: number;
+  refund?: { id: string; amount: number; refund_id?: string };
+  refundedTotal?: number;
+  disputeId?: string;
 }
 
 /** Posts a sandbox webhook signed exactly as the sandbox provider signs it (or with overrides, to attack it). */
@@ -20,7 +25,15 @@ export function postSandboxWebhook(
   const built = buildSandboxWebhook(secret, {
     id: event.id,
     type: event.type,
-    data: { payment_id: event.paymentId, amount: event.amount, currency: event.currency },
+    ...(event.created ? { created: event.created } : {}),
+    data: {
+      payment_id: event.paymentId,
+      amount: event.amount,
+      currency: event.currency,
+      ...(event.refund ? { refund: event.refund } : {}),
+      ...(event.refundedTotal !== undefined ? { refunded_total: event.refundedTotal } : {}),
+      ...(event.disputeId ? { dispute_id: event.disputeId } : {}),
+    },
   });
   const body = tamper.body ?? built.body.toString('utf8');
   const signature = tamper.timestamp ? signSandboxPayload(secret, built.body, tamper.timestamp) : built.headers['sandbox-signature'];

@@ -15,13 +15,30 @@ import { SANDBOX_SIGNATURE_HEADER, signSandboxPayload, verifySandboxSignature } 
  * answers the way a real provider would, with a signed webhook through the normal webhook path. Refused in
  * production unless SANDBOX_ENABLED=true.
  */
+export const SANDBOX_EVENT_TYPES = [
+  'payment.succeeded',
+  'payment.failed',
+  'payment.processing',
+  'refund.succeeded',
+  'dispute.opened',
+  'dispute.won',
+  'dispute.lost',
+] as const;
+
 export const sandboxEventSchema = z.object({
   id: z.string().regex(/^evt_\w{1,64}$/),
-  type: z.enum(['payment.succeeded', 'payment.failed']),
+  type: z.enum(SANDBOX_EVENT_TYPES),
+  /** Unix seconds when it happened at the "provider"; orders a payer's attempts, like Stripe's `created`. */
+  created: z.number().int().positive().optional(),
   data: z.object({
     payment_id: z.string().min(1).max(64),
     amount: z.number().int().nonnegative(),
     currency: z.string().regex(/^[A-Z]{3}$/),
+    /** refund.succeeded: the refund, and the running total refunded on the payment, as Stripe's charge reports it. */
+    refund: z.object({ id: z.string().regex(/^sbx_re_\w{1,64}$/), amount: z.number().int().positive(), refund_id: z.string().max(64).optional() }).optional(),
+    refunded_total: z.number().int().nonnegative().optional(),
+    /** dispute.*: which dispute. */
+    dispute_id: z.string().regex(/^sbx_dp_\w{1,64}$/).optional(),
   }),
 });
 
@@ -44,6 +61,30 @@ function parseEvent(rawBody: Buffer): SandboxEvent {
   return parsed.data;
 }
 
+/** The sandbox's events in our vocabulary: the same kinds a real provider's webhooks become. */
+function providerEventOf(event: SandboxEvent): ProviderEvent {
+  const { data } = event;
+  const base = { eventId: event.id, ref: { paymentId: data.payment_id }, ...(event.created ? { occurredAt: new Date(event.created * 1000) } : {}) };
+  const money = { amount: data.amount, currency: data.currency };
+  switch (event.type) {
+    case 'payment.succeeded':
+      return { ...base, kind: 'payment', state: 'succeeded', money };
+    case 'payment.failed':
+      return { ...base, kind: 'payment', state: 'failed', money };
+    case 'payment.processing':
+      return { ...base, kind: 'payment', state: 'processing', money };
+    case 'refund.succeeded': {
+      if (!data.refund) throw new WebhookVerificationError('A sandbox refund event names its refund');
+      const refund = { refundId: data.refund.refund_id, providerRefundId: data.refund.id, money: { amount: data.refund.amount, currency: data.currency } };
+      return { ...base, kind: 'refund', refund: { ...refund, state: 'succeeded', totalRefunded: data.refunded_total } };
+    }
+    case 'dispute.opened':
+    case 'dispute.won':
+    case 'dispute.lost':
+      return { ...base, kind: 'dispute', dispute: event.type.slice('dispute.'.length) as 'opened' | 'won' | 'lost', disputeId: data.dispute_id };
+  }
+}
+
 export function createSandboxProvider(options: SandboxOptions): PaymentProvider {
   const notSupported = (what: string) =>
     new ProviderError('sandbox', 'terminal', `The sandbox keeps no remote state, so it cannot ${what}`);
@@ -61,14 +102,7 @@ export function createSandboxProvider(options: SandboxOptions): PaymentProvider 
     async parseWebhook({ rawBody, headers }: WebhookRequest): Promise<ProviderEvent> {
       const header = headers[SANDBOX_SIGNATURE_HEADER];
       verifySandboxSignature(Array.isArray(header) ? header[0] : header, rawBody, options.webhookSecret);
-      const event = parseEvent(rawBody);
-      return {
-        kind: 'payment',
-        eventId: event.id,
-        ref: { paymentId: event.data.payment_id },
-        state: event.type === 'payment.succeeded' ? 'succeeded' : 'failed',
-        money: { amount: event.data.amount, currency: event.data.currency },
-      };
+      return providerEventOf(parseEvent(rawBody));
     },
 
     webhookReply: jsonWebhookReply,

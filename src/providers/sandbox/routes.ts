@@ -1,4 +1,5 @@
 import { Request, RequestHandler, Response, Router } from 'express';
+import { z } from 'zod';
 import type { Database } from '../../db/database';
 import { appUser } from '../../http/auth';
 import { bearerAuth, commonErrors, errorSchema, openapi } from '../../http/openapi-registry';
@@ -9,7 +10,17 @@ import { paymentView } from '../../payments/views';
 import type { PersonalDataVault } from '../../privacy/vault';
 import { ApiError, invalidStateTransition, notFound } from '../../shared/errors';
 import { newId } from '../../shared/ids';
-import { buildSandboxWebhook } from './provider';
+import type { Payment } from '../../payments/payment';
+import { buildSandboxWebhook, SANDBOX_EVENT_TYPES, SandboxEvent } from './provider';
+
+export const sandboxTriggerSchema = z
+  .object({
+    type: z.enum(SANDBOX_EVENT_TYPES),
+    /** refund.succeeded: the refund's amount in minor units; the whole payment when omitted. */
+    amount: z.number().int().positive().optional(),
+  })
+  .strict()
+  .openapi('SandboxTrigger');
 
 openapi.registerPath({
   method: 'post',
@@ -25,6 +36,29 @@ openapi.registerPath({
     ...commonErrors,
   },
 });
+
+openapi.registerPath({
+  method: 'post',
+  path: '/v1/sandbox/payments/{id}/events',
+  summary: 'Sandbox only: make the provider report something about a payment',
+  description:
+    'Plays the provider: sends its signed webhook for a processing payment, a success or decline, a refund made at the provider (full, or partial with `amount`), or a dispute opened, won or lost, in whatever order you call it. Answers with the payment as it then stands.',
+  security: [{ [bearerAuth.name]: [] }],
+  request: { params: paymentIdParamsSchema, body: { content: { 'application/json': { schema: sandboxTriggerSchema } } } },
+  responses: {
+    200: { description: 'The payment after the webhook', content: { 'application/json': { schema: paymentSchema } } },
+    502: { description: '`sandbox_delivery_failed`: the sandbox could not deliver its webhook', content: { 'application/json': { schema: errorSchema } } },
+    ...commonErrors,
+  },
+});
+
+/** The signed event a provider would send; one dispute per sandbox payment, so opened and closed match. */
+function triggeredEvent(payment: Payment, trigger: z.infer<typeof sandboxTriggerSchema>): SandboxEvent {
+  const data: SandboxEvent['data'] = { payment_id: payment.id, amount: payment.amount, currency: payment.currency };
+  if (trigger.type === 'refund.succeeded') data.refund = { id: newId('sbx_re'), amount: trigger.amount ?? payment.amount };
+  if (trigger.type.startsWith('dispute.')) data.dispute_id = `sbx_dp_${payment.id.slice('pay_'.length)}`;
+  return { id: newId('evt'), type: trigger.type, created: Math.floor(Date.now() / 1000), data };
+}
 
 export interface SandboxRouterDeps {
   db: Database;
@@ -58,6 +92,14 @@ export function sandboxRouter(deps: SandboxRouterDeps): Router {
       data: { payment_id: payment.id, amount: payment.amount, currency: payment.currency },
     };
     await deliver(deps.webhookUrl(), buildSandboxWebhook(deps.webhookSecret, event));
+    res.json(paymentView((await findPayment(deps.db, payment.id))!));
+  });
+  router.post('/v1/sandbox/payments/:id/events', ...deps.authenticate, async (req: Request, res: Response) => {
+    const { id } = parseInput(paymentIdParamsSchema, req.params, 'path');
+    const trigger = parseInput(sandboxTriggerSchema, req.body ?? {}, 'body');
+    const payment = await findUserPayment(deps.db, deps.vault.userHash(appUser(res).id), id);
+    if (!payment || payment.provider !== 'sandbox') throw notFound('sandbox payment');
+    await deliver(deps.webhookUrl(), buildSandboxWebhook(deps.webhookSecret, triggeredEvent(payment, trigger)));
     res.json(paymentView((await findPayment(deps.db, payment.id))!));
   });
   return router;
