@@ -52,7 +52,7 @@ export class PaymentFacts1733200000000 implements MigrationInterface {
         ADD COLUMN session_close_outstanding boolean NOT NULL DEFAULT false,
         ADD COLUMN last_checked_at   timestamptz`);
     // Reconcile walks the payments it must ask about, least recently asked first.
-    await db.query(`CREATE INDEX payments_reconcile_idx ON payments (last_checked_at NULLS FIRST, id)
+    await db.query(`CREATE INDEX payments_reconcile_idx ON payments (last_checked_at NULLS FIRST, created_at DESC)
       WHERE status IN ('requires_payment', 'processing', 'failed') OR session_close_outstanding`);
     await backfill(db);
   }

@@ -143,18 +143,26 @@ interface RefundFacts {
   facts: PaymentFact[];
 }
 
-/** Groups refund facts by refund: our id first, else the provider's id, linked wherever one fact names both. */
-function groupRefunds(facts: readonly PaymentFact[]): RefundFacts[] {
+type RefundKeyOf = (fact: PaymentFact) => string | undefined;
+
+/** A refund's key: our id first, else the provider's id, linked wherever one fact names both. */
+function refundKeys(facts: readonly PaymentFact[]): RefundKeyOf {
   const ourIdFor = new Map<string, string>();
   for (const fact of facts) if (fact.refundId && fact.providerRefundId) ourIdFor.set(fact.providerRefundId, fact.refundId);
+  return (fact) => {
+    const refundId = fact.refundId ?? (fact.providerRefundId ? ourIdFor.get(fact.providerRefundId) : undefined);
+    return refundId ? `refund:${refundId}` : fact.providerRefundId ? `provider:${fact.providerRefundId}` : undefined;
+  };
+}
+
+function groupRefunds(facts: readonly PaymentFact[], keyOf: RefundKeyOf): RefundFacts[] {
   const groups = new Map<string, RefundFacts>();
   for (const fact of facts) {
-    if (REFUND_RANK[fact.kind] === undefined) continue;
-    const refundId = fact.refundId ?? (fact.providerRefundId ? ourIdFor.get(fact.providerRefundId) : undefined);
-    const key = refundId ? `refund:${refundId}` : fact.providerRefundId ? `provider:${fact.providerRefundId}` : undefined;
+    const key = REFUND_RANK[fact.kind] === undefined ? undefined : keyOf(fact);
     if (!key) continue; // names no refund: only its reported total counts
-    const group = groups.get(key) ?? { key, refundId, facts: [] };
-    group.providerRefundId ??= fact.providerRefundId;
+    const group = groups.get(key) ?? { key, refundId: key.startsWith('refund:') ? key.slice('refund:'.length) : undefined, facts: [] };
+    // The smallest of the provider ids named, so the choice never depends on which fact came first.
+    if (fact.providerRefundId && (!group.providerRefundId || fact.providerRefundId < group.providerRefundId)) group.providerRefundId = fact.providerRefundId;
     group.facts.push(fact);
     groups.set(key, group);
   }
@@ -168,12 +176,18 @@ function refundAmount(group: RefundFacts): number {
   return Math.max(0, ...group.facts.map((fact) => fact.money?.amount ?? 0));
 }
 
-function deriveRefund(group: RefundFacts): DerivedRefund | undefined {
+interface NamedRefund {
+  refund: DerivedRefund;
+  /** When we asked for it, if it is ours: a provider total from before then cannot include it. */
+  requestedAt?: number;
+}
+
+function deriveRefund(group: RefundFacts): NamedRefund | undefined {
   const amount = refundAmount(group);
   if (amount <= 0) return undefined; // a refund of unknown size: the provider's total accounts for it
   const ranks = group.facts.map((fact) => REFUND_RANK[fact.kind]!);
   const kinds = new Set(group.facts.map((fact) => fact.kind));
-  return {
+  const refund: DerivedRefund = {
     key: group.key,
     refundId: group.refundId,
     providerRefundId: group.providerRefundId,
@@ -181,31 +195,60 @@ function deriveRefund(group: RefundFacts): DerivedRefund | undefined {
     status: REFUND_STATUS[Math.max(...ranks)],
     bounced: kinds.has('refund_succeeded') && kinds.has('refund_failed'),
   };
+  const request = group.facts.find((fact) => fact.kind === 'refund_requested');
+  return { refund, requestedAt: request?.occurredAt.getTime() };
 }
 
 interface RefundSummary {
   refunds: DerivedRefund[];
-  /** Money gone back: refunds that succeeded (a bounced one included: totals only grow), or the provider's total. */
+  /** Money gone back: refunds that succeeded (a bounced one included: totals only grow), and what only the provider's totals tell. */
   refunded: number;
   /** Money gone back or promised: refunded, plus refunds still in flight. */
   committed: number;
   bounced: boolean;
 }
 
+const sumOf = (refunds: DerivedRefund[]) => refunds.reduce((total, refund) => total + refund.amount, 0);
+const counts = (refund: DerivedRefund) => refund.status !== 'failed' || refund.bounced;
+
+/**
+ * A provider's running total (Stripe `amount_refunded`, Alipay `refund_fee`) above the refunds we can name
+ * is a refund made elsewhere (the provider's dashboard). Which of our refunds a total can already include
+ * is told by time, never by arrival: those we had asked for by the time of the total, and the one the
+ * total's own fact names. So a total that includes our refund still in flight does not count it twice, and
+ * one reported before our refund was even asked for does not swallow it. A refund the provider alone names
+ * is taken as included: the newest total includes it, and so never undercounts.
+ */
+function unattributedAmount(facts: readonly PaymentFact[], named: NamedRefund[], keyOf: RefundKeyOf): number {
+  let unattributed = 0;
+  for (const total of facts) {
+    if (total.reportedRefundTotal === undefined) continue;
+    const at = total.occurredAt.getTime();
+    const included = named.filter(
+      ({ refund, requestedAt }) => counts(refund) && (requestedAt === undefined || requestedAt <= at || refund.key === keyOf(total)),
+    );
+    unattributed = Math.max(unattributed, total.reportedRefundTotal - sumOf(included.map(({ refund }) => refund)));
+  }
+  return unattributed;
+}
+
 function summariseRefunds(facts: readonly PaymentFact[]): RefundSummary {
-  const named = groupRefunds(facts)
+  const keyOf = refundKeys(facts);
+  const named = groupRefunds(facts, keyOf)
     .map(deriveRefund)
-    .filter((refund): refund is DerivedRefund => refund !== undefined)
-    .sort((a, b) => (a.key < b.key ? -1 : 1));
-  const sum = (refunds: DerivedRefund[]) => refunds.reduce((total, refund) => total + refund.amount, 0);
-  const gone = sum(named.filter((refund) => refund.status === 'succeeded' || refund.bounced));
-  const inFlight = sum(named.filter((refund) => refund.status === 'pending'));
+    .filter((refund): refund is NamedRefund => refund !== undefined)
+    .sort((a, b) => (a.refund.key < b.refund.key ? -1 : 1));
+  const refunds = named.map(({ refund }) => refund);
+  const gone = sumOf(refunds.filter((refund) => refund.status === 'succeeded' || refund.bounced));
+  const inFlight = sumOf(refunds.filter((refund) => refund.status === 'pending'));
+  const unattributed = unattributedAmount(facts, named, keyOf);
   const reportedTotal = Math.max(0, ...facts.map((fact) => fact.reportedRefundTotal ?? 0));
-  // A provider total above what we can name is a refund made elsewhere (say, the provider's dashboard).
-  // Our in-flight refunds count against it: the provider's total may already include them.
-  const unattributed = reportedTotal - gone - inFlight;
-  const refunds = unattributed > 0 ? [...named, { key: 'unattributed', amount: unattributed, status: 'succeeded' as const, bounced: false }] : named;
-  return { refunds, refunded: Math.max(gone, reportedTotal), committed: Math.max(gone, reportedTotal) + inFlight, bounced: named.some((refund) => refund.bounced) };
+  return {
+    refunds: unattributed > 0 ? [...refunds, { key: 'unattributed', amount: unattributed, status: 'succeeded', bounced: false }] : refunds,
+    refunded: Math.max(gone + unattributed, reportedTotal),
+    committed: Math.max(gone + inFlight + unattributed, reportedTotal),
+    bounced: refunds.some((refund) => refund.bounced),
+  };
 }
 
 interface DisputeSummary {

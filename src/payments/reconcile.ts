@@ -78,7 +78,8 @@ const sessionClosed = () => ownFact('canceled', 'gateway:session_closed');
  * Settles payments whose webhook never came: those waiting on the payer or the provider, declined ones
  * (a declined attempt can still be paid on retry in the provider's sheet), and canceled ones whose session
  * we could not close. Each run takes the least recently asked first and marks them asked, so every stuck
- * payment is reached in turn however many abandoned ones there are.
+ * payment is reached in turn however many abandoned ones there are; among those never asked, the newest
+ * first (a checkout just paid is likelier than one abandoned for hours).
  */
 export async function reconcileStuckPayments(deps: ReconcileDeps, options: { olderThanSeconds: number; limit?: number }): Promise<ReconcileSummary> {
   const rows = await deps.db.many<PaymentRow>(
@@ -87,7 +88,7 @@ export async function reconcileStuckPayments(deps: ReconcileDeps, options: { old
         SELECT id FROM payments
          WHERE (status = ANY($1) OR session_close_outstanding) AND provider = ANY($2) AND provider_ref IS NOT NULL
            AND updated_at < now() - make_interval(secs => $3)
-         ORDER BY last_checked_at NULLS FIRST, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+         ORDER BY last_checked_at NULLS FIRST, created_at DESC LIMIT $4 FOR UPDATE SKIP LOCKED)
       RETURNING ${PAYMENT_COLUMNS}`,
     [ASKED_ABOUT, askableProviders(deps), options.olderThanSeconds, options.limit ?? 500],
   );

@@ -79,7 +79,8 @@ describe('the payment lifecycle, the rest of its state', () => {
       { key: 'refund:re_ours', refundId: 're_ours', providerRefundId: undefined, amount: 300, status: 'pending', bounced: false },
       { key: 'unattributed', amount: 200, status: 'succeeded', bounced: false },
     ]);
-    expect(state).toMatchObject({ refundedAmount: 500, refundableAmount: 200 });
+    // 500 of the 1000 are back (ours among them, by the provider's word): 500 may still be refunded.
+    expect(state).toMatchObject({ refundedAmount: 500, refundableAmount: 500 });
   });
 
   it('a refund the provider names by its own id is matched to ours wherever one fact names both', () => {
@@ -132,5 +133,26 @@ describe('the payment lifecycle, the rest of its state', () => {
     expect(derivePaymentState([fact('expired', 'gave-up')], context()).sessionCloseOutstanding).toBe(true);
     expect(derivePaymentState([fact('expired', 'gave-up'), fact('canceled', 'closed')], context()).sessionCloseOutstanding).toBe(false);
     expect(derivePaymentState([fact('expired', 'gave-up')], context({ providerRef: null })).sessionCloseOutstanding).toBe(false);
+  });
+});
+
+describe('provider totals and our refunds, told apart by time', () => {
+  const paid = fact('paid', 'paid', { money: money(), sessionRef: 'sess_ours' });
+  const at = (minute: number) => new Date(Date.UTC(2026, 11, 1, 10, minute));
+
+  it('a dashboard refund reported before ours was asked for is not swallowed by ours', () => {
+    const dashboard = fact('refund_succeeded', 'alipay:portal', { refundId: 'portal_1', reportedRefundTotal: 250, occurredAt: at(1) });
+    const ours = [
+      fact('refund_requested', 'ours', { refundId: 're_ours', money: money(750), occurredAt: at(2) }),
+      fact('refund_succeeded', 'ours-ok', { refundId: 're_ours', money: money(750), occurredAt: at(3) }),
+    ];
+    const state = derivePaymentState([paid, dashboard, ...ours], context({ riskDecision: 'review' }));
+    expect(state).toMatchObject({ refundedAmount: AMOUNT, refundableAmount: 0, status: 'refunded' });
+  });
+
+  it('a total whose own fact names our refund includes it, whatever the clocks say', () => {
+    const ours = fact('refund_requested', 'ours', { refundId: 're_ours', money: money(400), occurredAt: at(5) });
+    const total = fact('refund_succeeded', 'stripe:evt', { refundId: 're_ours', money: money(400), reportedRefundTotal: 400, occurredAt: at(4) });
+    expect(derivePaymentState([paid, ours, total], context())).toMatchObject({ refundedAmount: 400, refundableAmount: 600 });
   });
 });

@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { z } from 'zod';
 import type { Money } from '../../shared/money';
 import type { PaymentRef, ProviderEvent, ProviderPaymentState, RefundNotice, RefundResult } from '../types';
 
@@ -45,6 +46,30 @@ export function refundState(status: Stripe.Refund['status']): RefundResult['stat
       // pending, requires_action, or a status added later: a refund.updated event settles it.
       return 'pending';
   }
+}
+
+const id = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9_]{1,255}$`));
+const expandable = (prefix: string) => z.union([id(prefix), z.looseObject({ id: id(prefix) })]);
+const currency = z.string().regex(/^[a-zA-Z]{3}$/);
+const metadata = z.record(z.string(), z.string()).nullish();
+const amount = z.number().int().nonnegative();
+
+/** The fields of each object we read, as Stripe promises them: a signed body that lacks them is no event of ours. */
+const OBJECT_SCHEMAS: Partial<Record<Stripe.Event['type'], z.ZodType>> = {};
+const intentSchema = z.looseObject({ id: id('pi'), amount, amount_received: amount.nullish(), currency, status: z.string(), metadata });
+for (const type of ['payment_intent.succeeded', 'payment_intent.processing', 'payment_intent.payment_failed', 'payment_intent.canceled', 'payment_intent.amount_capturable_updated'] as const) {
+  OBJECT_SCHEMAS[type] = intentSchema;
+}
+OBJECT_SCHEMAS['charge.refunded'] = z.looseObject({ id: id('ch'), amount_refunded: amount, currency, payment_intent: expandable('pi'), metadata });
+OBJECT_SCHEMAS['refund.updated'] = z.looseObject({ id: id('re'), amount, currency, status: z.string().nullish(), payment_intent: expandable('pi'), metadata });
+const disputeSchema = z.looseObject({ id: id('(dp|du)'), status: z.string(), payment_intent: expandable('pi') });
+OBJECT_SCHEMAS['charge.dispute.created'] = disputeSchema;
+OBJECT_SCHEMAS['charge.dispute.closed'] = disputeSchema;
+
+/** True when the event's object carries what its type promises (types we ignore need nothing). */
+export function hasReadableObject(event: Stripe.Event): boolean {
+  const schema = OBJECT_SCHEMAS[event.type];
+  return !schema || schema.safeParse(event.data.object).success;
 }
 
 /**

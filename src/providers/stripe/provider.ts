@@ -7,7 +7,7 @@ import {
   WebhookVerificationError,
 } from '../types';
 import { isUnexpectedIntentState, stripeFailure } from './errors';
-import { intentMoney, intentState, providerEvent, refundState } from './mapping';
+import { hasReadableObject, intentMoney, intentState, providerEvent, refundState } from './mapping';
 import type { EnabledStripeSettings } from './settings';
 
 /** Stripe's default and our contract: an older signed event is refused as a possible replay. */
@@ -62,6 +62,7 @@ export function createStripeProvider(settings: EnabledStripeSettings): PaymentPr
     }
     // A validly signed body can still be no event at all (a signed `[]`, a test payload): refused, not a crash.
     if (!isEventShaped(event)) throw new WebhookVerificationError('The signed body is not a Stripe event.');
+    if (!hasReadableObject(event)) throw new WebhookVerificationError(`The signed ${event.type} event does not carry a readable object.`);
     return event;
   }
 
