@@ -32,6 +32,7 @@ interface FactRow {
   reported_refund_total: string | null;
   dispute_id: string | null;
   occurred_at: Date;
+  recorded_at: Date;
 }
 
 function toFact(row: FactRow): PaymentFact {
@@ -45,12 +46,14 @@ function toFact(row: FactRow): PaymentFact {
     reportedRefundTotal: row.reported_refund_total === null ? undefined : Number(row.reported_refund_total),
     disputeId: row.dispute_id ?? undefined,
     occurredAt: row.occurred_at,
+    recordedAt: row.recorded_at,
   };
 }
 
 export async function paymentFacts(sql: Sql, paymentId: string): Promise<PaymentFact[]> {
   const rows = await sql.many<FactRow>(
-    `SELECT fact_key, kind, amount, currency, session_ref, refund_id, provider_refund_id, reported_refund_total, dispute_id, occurred_at
+    `SELECT fact_key, kind, amount, currency, session_ref, refund_id, provider_refund_id, reported_refund_total, dispute_id, occurred_at,
+            recorded_at
        FROM payment_facts WHERE payment_id = $1 ORDER BY id`,
     [paymentId],
   );

@@ -57,6 +57,8 @@ export interface PaymentFact {
   disputeId?: string;
   /** When the provider says it happened (or when we observed it): orders a payer's attempts only. */
   occurredAt: Date;
+  /** When the database recorded it (one clock for every fact): what we knew before we acted. */
+  recordedAt?: Date;
 }
 
 /** What the payment itself fixes at checkout, before any fact. */
@@ -178,8 +180,8 @@ function refundAmount(group: RefundFacts): number {
 
 interface NamedRefund {
   refund: DerivedRefund;
-  /** When we asked for it, if it is ours: a provider total from before then cannot include it. */
-  requestedAt?: number;
+  /** Our request for it, if it is ours: a provider total from before then cannot include it. */
+  request?: PaymentFact;
 }
 
 function deriveRefund(group: RefundFacts): NamedRefund | undefined {
@@ -195,8 +197,7 @@ function deriveRefund(group: RefundFacts): NamedRefund | undefined {
     status: REFUND_STATUS[Math.max(...ranks)],
     bounced: kinds.has('refund_succeeded') && kinds.has('refund_failed'),
   };
-  const request = group.facts.find((fact) => fact.kind === 'refund_requested');
-  return { refund, requestedAt: request?.occurredAt.getTime() };
+  return { refund, request: group.facts.find((fact) => fact.kind === 'refund_requested') };
 }
 
 interface RefundSummary {
@@ -207,6 +208,9 @@ interface RefundSummary {
   committed: number;
   bounced: boolean;
 }
+
+/** Providers write their times to the second (Alipay), ours carry milliseconds: a total of the same second may include our refund. */
+const PROVIDER_CLOCK_GRACE_MS = 1_000;
 
 const sumOf = (refunds: DerivedRefund[]) => refunds.reduce((total, refund) => total + refund.amount, 0);
 const counts = (refund: DerivedRefund) => refund.status !== 'failed' || refund.bounced;
@@ -219,15 +223,24 @@ const counts = (refund: DerivedRefund) => refund.status !== 'failed' || refund.b
  * one reported before our refund was even asked for does not swallow it. A refund the provider alone names
  * is taken as included: the newest total includes it, and so never undercounts.
  */
+/**
+ * Whether a provider total can include our refund: not when we had the total before we even asked (one
+ * clock, the database's), nor when the provider dates it before our request; yes when its fact names it.
+ */
+function mayInclude(total: PaymentFact, named: NamedRefund, keyOf: RefundKeyOf): boolean {
+  const { refund, request } = named;
+  if (!counts(refund)) return false;
+  if (!request || refund.key === keyOf(total)) return true;
+  if (total.recordedAt && request.recordedAt && total.recordedAt < request.recordedAt) return false;
+  return request.occurredAt.getTime() <= total.occurredAt.getTime() + PROVIDER_CLOCK_GRACE_MS;
+}
+
 function unattributedAmount(facts: readonly PaymentFact[], named: NamedRefund[], keyOf: RefundKeyOf): number {
   let unattributed = 0;
   for (const total of facts) {
     if (total.reportedRefundTotal === undefined) continue;
-    const at = total.occurredAt.getTime();
-    const included = named.filter(
-      ({ refund, requestedAt }) => counts(refund) && (requestedAt === undefined || requestedAt <= at || refund.key === keyOf(total)),
-    );
-    unattributed = Math.max(unattributed, total.reportedRefundTotal - sumOf(included.map(({ refund }) => refund)));
+    const included = named.filter((candidate) => mayInclude(total, candidate, keyOf)).map(({ refund }) => refund);
+    unattributed = Math.max(unattributed, total.reportedRefundTotal - sumOf(included));
   }
   return unattributed;
 }

@@ -157,6 +157,20 @@ export class FakeAlipayGateway {
     return trade;
   }
 
+  /**
+   * Someone refunds in Alipay's merchant portal: the money goes back at once under a request number of the
+   * portal's own (never one of ours), and a full refund closes the trade. `notification` then reports it.
+   */
+  portalRefund(outTradeNo: string, fen: number, requestNo = `portal${randomBytes(8).toString('hex')}`): FakeTrade {
+    const trade = this.trade(outTradeNo);
+    if (trade.status !== 'TRADE_SUCCESS') throw new Error(`portal refund of ${outTradeNo}: the trade is ${trade.status}`);
+    if (fen < 1 || this.refundedFen(trade) + fen > trade.totalFen) throw new Error(`portal refund of ${fen} fen is more than is left on ${outTradeNo}`);
+    trade.refunds.set(requestNo, fen);
+    trade.lastRefundRequest = requestNo;
+    if (this.refundedFen(trade) === trade.totalFen) trade.status = 'TRADE_CLOSED';
+    return trade;
+  }
+
   trade(outTradeNo: string): FakeTrade {
     const trade = this.trades.get(outTradeNo);
     if (!trade) throw new Error(`no fake trade ${outTradeNo}`);

@@ -118,6 +118,7 @@ export class FakeStripeApi {
   private readonly disputeIds = new Map<string, string>();
   private readonly idempotent = new Map<string, { fingerprint: string; reply: Reply }>();
   private readonly injectedFailures: Reply[] = [];
+  private readonly injectedPathFailures: { path: RegExp; reply: Reply }[] = [];
   private holdingNextRefund = false;
   private readonly routes: Route[] = [
     { method: 'POST', path: /^\/v1\/payment_intents$/, accepts: ['amount', 'currency', 'automatic_payment_methods', 'capture_method', 'metadata'], handle: (p) => this.createIntent(p) },
@@ -201,6 +202,38 @@ export class FakeStripeApi {
     this.injectedFailures.push({ status, body: { error: { type, message, code } }, headers: { 'Stripe-Should-Retry': 'false' } });
   }
 
+  /**
+   * Like `failNext`, but only for the next request whose path matches `path` (say, one intent's `/cancel`);
+   * requests to other paths are served as usual.
+   */
+  failNextTo(path: RegExp, status: number, type: string, message: string, code?: string): void {
+    this.injectedPathFailures.push({ path, reply: { status, body: { error: { type, message, code } }, headers: { 'Stripe-Should-Retry': 'false' } } });
+  }
+
+  /**
+   * Someone refunds in the Stripe dashboard: a refund that succeeds at once and carries none of our metadata.
+   * Stripe then sends charge.refunded (build it with `chargeRefundedEvent`).
+   */
+  dashboardRefund(intentId: string, amount: number): FakeRefund {
+    const intent = this.intent(intentId);
+    if (intent.status !== 'succeeded') throw new Error(`dashboard refund of ${intentId}: the intent is ${intent.status}, not succeeded`);
+    const refunded = this.refundsOf(intentId).reduce((sum, refund) => sum + refund.amount, 0);
+    if (amount < 1 || amount > intent.amount_received - refunded) throw new Error(`dashboard refund of ${amount}: only ${intent.amount_received - refunded} is left`);
+    const refund: FakeRefund = {
+      id: randomId('re'),
+      object: 'refund',
+      amount,
+      currency: intent.currency,
+      payment_intent: intent.id,
+      charge: intent.latest_charge,
+      status: 'succeeded',
+      metadata: {},
+      created: now(),
+    };
+    this.refunds.push(refund);
+    return refund;
+  }
+
   /** A Stripe event envelope around a snapshot of `object`, as Stripe would post it. */
   event(type: string, object: object, previousAttributes?: object): FakeEvent {
     return {
@@ -270,6 +303,8 @@ export class FakeStripeApi {
     try {
       const injected = this.injectedFailures.shift();
       if (injected) return { reply: injected, replayed: false };
+      const forPath = this.injectedPathFailures.findIndex((failure) => failure.path.test(path));
+      if (forPath >= 0) return { reply: this.injectedPathFailures.splice(forPath, 1)[0].reply, replayed: false };
       checkRequest(req, idempotencyKey);
       if (req.method !== 'POST' || !idempotencyKey) return { reply: this.route(req, path, params), replayed: false };
       return this.idempotently(idempotencyKey, `${path} ${JSON.stringify(params)}`, () => this.route(req, path, params));

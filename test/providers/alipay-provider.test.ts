@@ -1,5 +1,5 @@
 import { Env, parseSettings } from '../../src/config/settings';
-import { beijingTimestamp } from '../../src/providers/alipay/mapping';
+import { beijingTimestamp, fromBeijingTime } from '../../src/providers/alipay/mapping';
 import { createAlipayProvider } from '../../src/providers/alipay/provider';
 import { alipaySettingsSchema, EnabledAlipaySettings } from '../../src/providers/alipay/settings';
 import { CreateSessionInput, PaymentProvider, ProviderError, WebhookVerificationError } from '../../src/providers/types';
@@ -143,7 +143,15 @@ describe('Alipay provider against the fake Alipay gateway', () => {
         ref: { paymentId },
         state: 'succeeded',
         money: { amount: 12345, currency: 'CNY' },
+        // gmt_payment, written in Beijing time (UTC+8), read as the instant it names.
+        occurredAt: fromBeijingTime(new URLSearchParams(body).get('gmt_payment')!),
       });
+    });
+
+    it('reads Alipay times as Beijing time, to the millisecond when given, and refuses what is not a time', () => {
+      expect(fromBeijingTime('2026-12-02 08:30:05')).toEqual(new Date('2026-12-02T00:30:05.000Z'));
+      expect(fromBeijingTime('2026-01-01 07:59:59.5')).toEqual(new Date('2025-12-31T23:59:59.500Z'));
+      for (const unreadable of ['2026-12-02T08:30:05', '2026-12-02 8:30:05', 'yesterday', '', undefined]) expect(fromBeijingTime(unreadable)).toBeUndefined();
     });
 
     it('maps TRADE_FINISHED to succeeded, WAIT_BUYER_PAY to pending and an unpaid TRADE_CLOSED to canceled', async () => {

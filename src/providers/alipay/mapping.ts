@@ -85,6 +85,16 @@ export function tradeState(status: TradeStatus): ProviderPaymentState {
   }
 }
 
+/** `yyyy-MM-dd HH:mm:ss[.S]` in Beijing time (how Alipay writes every time), or undefined when unreadable. */
+export function fromBeijingTime(value: string | undefined): Date | undefined {
+  const parts = value?.match(/^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/);
+  if (!parts) return undefined;
+  const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number);
+  const millis = Number((parts[7] ?? '0').padEnd(3, '0'));
+  const at = new Date(Date.UTC(year, month - 1, day, hour - 8, minute, second, millis));
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}
+
 /** Alipay's `timestamp` is Beijing time (UTC+8) whatever the server's zone; the SDK would use local time. */
 export function beijingTimestamp(now: Date = new Date()): string {
   const beijing = new Date(now.getTime() + 8 * 60 * 60 * 1000);
@@ -198,6 +208,9 @@ export function notificationEvent(fields: NotificationFields): ProviderEvent {
   const ref = { paymentId: requiredField(fields, 'out_trade_no') };
   const money = requiredAmount(fields, 'total_amount');
   const refund = refundNotice(fields);
-  if (refund) return { kind: 'refund', eventId, ref, refund };
-  return { kind: 'payment', eventId, ref, state: tradeState(status), money };
+  // Alipay's own time for what it reports, so a notice delivered a day late still counts as of then.
+  const occurredAt = fromBeijingTime(refund ? fields.gmt_refund : fields.gmt_payment) ?? fromBeijingTime(fields.notify_time);
+  const when = occurredAt ? { occurredAt } : {};
+  if (refund) return { kind: 'refund', eventId, ref, refund, ...when };
+  return { kind: 'payment', eventId, ref, state: tradeState(status), money, ...when };
 }
