@@ -1,6 +1,7 @@
-import { expireAbandonedPayments, ReconcileDeps, reconcileStuckPayments } from '../../src/payments/reconcile';
-import { approveHeldPayment, rejectHeldPayment, ReviewDeps } from '../../src/risk/review';
+import { expireAbandonedPayments, reconcileStuckPayments } from '../../src/payments/reconcile';
+import { approveHeldPayment, rejectHeldPayment } from '../../src/risk/review';
 import { FakeAlipayGateway, generateRsaKeyPair, pem } from '../fakes/alipay-gateway';
+import { factCount, history, order, paymentRow, reconcileDeps as reconcileDepsOf, reviewDeps as reviewDepsOf, settled } from '../support/fact-order';
 import { aDevice, newKey, startTestGateway, TestGateway } from '../support/gateway';
 
 /**
@@ -46,13 +47,6 @@ interface Paid {
   id: string;
 }
 
-interface Order {
-  status: string;
-  refunded_amount: number;
-  history: { status: string }[];
-  refunds: { amount: number; status: string }[];
-}
-
 let buyers = 0;
 /** A documentation-range address per buyer. */
 const buyerAddress = (n: number) => `${n < 250 ? '198.51.100' : '203.0.113'}.${(n % 250) + 1}`;
@@ -91,35 +85,8 @@ async function deliver(bodies: string[], k: TestGateway = kalos) {
   }
 }
 
-async function order(paid: Paid): Promise<Order> {
-  const res = await paid.k.http.get(`/v1/orders/${paid.id}`).set('Authorization', `Bearer ${paid.token}`);
-  expect(res.status).toBe(200);
-  return res.body as Order;
-}
-
-const history = async (paid: Paid) => (await order(paid)).history.map((entry) => entry.status);
-
-const paymentRow = (paid: Paid) =>
-  paid.k.gateway.db.one<Record<string, unknown>>(
-    'SELECT status, refunded_amount, captured_amount, review_reason, session_close_outstanding FROM payments WHERE id = $1',
-    [paid.id],
-  );
-
-const factCount = async (paid: Paid) =>
-  Number((await paid.k.gateway.db.one<{ n: string }>('SELECT count(*) AS n FROM payment_facts WHERE payment_id = $1', [paid.id]))!.n);
-
-async function settled(paid: Paid) {
-  const seen = await order(paid);
-  return {
-    status: seen.status,
-    refunded_amount: seen.refunded_amount,
-    refunds: seen.refunds.map((refund) => [refund.amount, refund.status]),
-    row: await paymentRow(paid),
-  };
-}
-
-const reconcileDeps = (k: TestGateway = kalos): ReconcileDeps => ({ db: k.gateway.db, providers: k.gateway.providers, webhooks: k.gateway.webhooks, logger: k.gateway.logger });
-const reviewDeps = (k: TestGateway = kalos): ReviewDeps => ({ db: k.gateway.db, providers: k.gateway.providers, refunds: k.gateway.refunds, onStatusChange: () => undefined });
+const reconcileDeps = (k: TestGateway = kalos) => reconcileDepsOf(k);
+const reviewDeps = (k: TestGateway = kalos) => reviewDepsOf(k);
 const callsFor = (id: string, method: string) => alipay.calls.filter((call) => call.method === method && call.bizContent.out_trade_no === id);
 
 /** The buyer paid in the Alipay app; the TRADE_SUCCESS notification is built now and delivered whenever the test says. */

@@ -1,6 +1,7 @@
-import { expireAbandonedPayments, ReconcileDeps, reconcileStuckPayments } from '../../src/payments/reconcile';
-import { approveHeldPayment, rejectHeldPayment, ReviewDeps } from '../../src/risk/review';
+import { expireAbandonedPayments, reconcileStuckPayments } from '../../src/payments/reconcile';
+import { approveHeldPayment, rejectHeldPayment } from '../../src/risk/review';
 import { FakeEvent, FakeStripeApi, signedStripeWebhook } from '../fakes/stripe-api';
+import { factCount, history, order, paymentRow, reconcileDeps as reconcileDepsOf, reviewDeps as reviewDepsOf, settled } from '../support/fact-order';
 import { aDevice, newKey, startTestGateway, TestGateway } from '../support/gateway';
 
 /**
@@ -31,13 +32,6 @@ interface Paid {
   token: string;
   id: string;
   intentId: string;
-}
-
-interface Order {
-  status: string;
-  refunded_amount: number;
-  history: { status: string }[];
-  refunds: { amount: number; status: string }[];
 }
 
 let buyers = 0;
@@ -73,36 +67,8 @@ async function deliver(events: FakeEvent[], k: TestGateway = kalos) {
   }
 }
 
-async function order(paid: Paid): Promise<Order> {
-  const res = await paid.k.http.get(`/v1/orders/${paid.id}`).set('Authorization', `Bearer ${paid.token}`);
-  expect(res.status).toBe(200);
-  return res.body as Order;
-}
-
-const history = async (paid: Paid) => (await order(paid)).history.map((entry) => entry.status);
-
-const paymentRow = (paid: Paid) =>
-  paid.k.gateway.db.one<Record<string, unknown>>(
-    'SELECT status, refunded_amount, captured_amount, open_dispute, review_reason, session_close_outstanding FROM payments WHERE id = $1',
-    [paid.id],
-  );
-
-const factCount = async (paid: Paid) =>
-  Number((await paid.k.gateway.db.one<{ n: string }>('SELECT count(*) AS n FROM payment_facts WHERE payment_id = $1', [paid.id]))!.n);
-
-/** What the buyer and the books see once the dust settles: the order, its refunds, and the payment's persisted totals. */
-async function settled(paid: Paid) {
-  const seen = await order(paid);
-  return {
-    status: seen.status,
-    refunded_amount: seen.refunded_amount,
-    refunds: seen.refunds.map((refund) => [refund.amount, refund.status]),
-    row: await paymentRow(paid),
-  };
-}
-
-const reconcileDeps = (k: TestGateway = kalos): ReconcileDeps => ({ db: k.gateway.db, providers: k.gateway.providers, webhooks: k.gateway.webhooks, logger: k.gateway.logger });
-const reviewDeps = (k: TestGateway = kalos): ReviewDeps => ({ db: k.gateway.db, providers: k.gateway.providers, refunds: k.gateway.refunds, onStatusChange: () => undefined });
+const reconcileDeps = (k: TestGateway = kalos) => reconcileDepsOf(k);
+const reviewDeps = (k: TestGateway = kalos) => reviewDepsOf(k);
 
 /** The payer paid at Stripe; Stripe's payment_intent.succeeded is built now (Stripe's own time), delivered whenever the test says. */
 async function paidAtStripe(k: TestGateway = kalos) {
