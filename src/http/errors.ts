@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { createOutageLog, isDatabaseUnavailable } from '../db/outage';
 import { maskCardNumbers } from '../privacy/card-data';
 import { ProviderError } from '../providers/types';
 import { ApiError } from '../shared/errors';
@@ -50,10 +51,21 @@ function fromProvider(error: ProviderError): ApiError {
       });
 }
 
+const serviceUnavailable = () =>
+  new ApiError(503, 'api_error', 'service_unavailable', 'The service is briefly unavailable. Retry shortly (with the same Idempotency-Key).', {
+    headers: { 'Retry-After': '5' },
+  });
+
 /** Last middleware: known errors become the public error object; anything else is a logged, generic 500. */
 export function errorHandler(logger: Logger) {
+  const databaseUnavailable = createOutageLog(logger);
   return (error: unknown, req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) return next(error);
+    // A dependency that is down is not a crash of ours: 503 and a time to come back, logged once per outage.
+    if (isDatabaseUnavailable(error)) {
+      databaseUnavailable(error);
+      return sendError(res, serviceUnavailable());
+    }
     if (error instanceof ProviderError) {
       logger.warn({ err: error, requestId: res.locals.requestId, provider: error.provider, kind: error.kind }, 'provider call failed');
       return sendError(res, fromProvider(error));
