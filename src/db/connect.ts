@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 import { migrations } from '../../migrations';
 import { Database } from './database';
 import { startEmbedded } from './embedded';
@@ -18,6 +18,32 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
+/** One key for every kalos-pay process on a database: whoever holds it is the only one migrating. */
+const MIGRATION_LOCK = "hashtext('kalos-pay:migrations')";
+
+/**
+ * TypeORM has no migration lock: replicas starting together on an empty database would all create the
+ * migrations table and run the first migration, and all but one crash on duplicate keys. Every migration
+ * run (start-up and `npm run migrate` alike) therefore holds a session-level advisory lock, on the same
+ * connection that runs the migrations; the others wait for it, then find nothing left to do. A process that
+ * dies while holding it loses its session, and with it the lock.
+ */
+async function migrateUnderLock(dataSource: DataSource): Promise<void> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    await runner.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+    try {
+      const executor = new MigrationExecutor(dataSource, runner);
+      executor.transaction = 'each';
+      await executor.executePendingMigrations();
+    } finally {
+      await runner.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
 export async function connectDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   const embedded = options.url ? undefined : await startEmbedded(options.dataDir);
   const dataSource = new DataSource({
@@ -35,7 +61,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
   });
   try {
     await dataSource.initialize();
-    if (options.migrate) await dataSource.runMigrations();
+    if (options.migrate) await migrateUnderLock(dataSource);
   } catch (error) {
     if (dataSource.isInitialized) await dataSource.destroy();
     await embedded?.stop();
