@@ -1,4 +1,5 @@
 import { z } from '../http/zod';
+import { idPattern } from '../shared/ids';
 import { PAYMENT_STATUSES } from './status';
 
 export const deviceSchema = z
@@ -35,12 +36,18 @@ export const idempotencyHeaderSchema = z.object({
   'Idempotency-Key': z.string().min(1).max(255).openapi({ description: 'Unique per intended payment; retries reuse it. Scoped to the user, kept 24 h.' }),
 });
 
-export const paymentIdParamsSchema = z.object({ id: z.string().min(1).max(64).openapi({ example: 'pay_3kTz…' }) });
+/** A payment id as the API hands them out; anything else is refused before it reaches SQL. */
+export const paymentIdSchema = z
+  .string()
+  .regex(idPattern('pay'), { message: 'must be a payment id: pay_ followed by letters and digits' })
+  .openapi({ example: 'pay_3kTzQ8vYf2LmN0aBcD1e' });
+
+export const paymentIdParamsSchema = z.object({ id: paymentIdSchema });
 
 export const listQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(100).default(20),
-    starting_after: z.string().min(1).max(64).optional(),
+    starting_after: paymentIdSchema.optional(),
   })
   .strict();
 

@@ -28,3 +28,12 @@ export function derivedId(prefix: string, seed: string): string {
   }
   return `${prefix}_${out}`;
 }
+
+/**
+ * What an id of ours can look like: its prefix, `_`, then up to 64 characters of the id alphabet. Ids taken
+ * from a request are checked against it before they reach SQL, so a NUL byte, a quote or a space in one is
+ * a 400 that names the parameter, not a database error.
+ */
+export function idPattern(prefix: string): RegExp {
+  return new RegExp(`^${prefix}_[${ALPHABET}]{1,64}$`);
+}
