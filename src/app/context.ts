@@ -56,7 +56,9 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     url: config.database.url,
     dataDir: config.dataDir,
     poolSize: config.database.poolSize,
+    connectTimeoutMs: config.database.connectTimeoutMs,
     migrate: true,
+    logger,
   });
   const db = database.db;
   // Fail fast on commands while Redis is down instead of queueing them: callers have fallbacks.

@@ -32,6 +32,7 @@ const coreSchema = z.object({
   TRUST_PROXY: envInt(0, 0, 10),
   DATABASE_URL: envUrl(['postgres', 'postgresql']),
   DATABASE_POOL_SIZE: envInt(10, 1, 200),
+  DATABASE_CONNECT_TIMEOUT_MS: envInt(5_000, 100, 60_000),
   DATA_DIR: z.string().default('./data'),
   ALLOW_EMBEDDED_DATABASE: envBoolean(false),
   ALLOW_GENERATED_KEYS: envBoolean(false),
@@ -69,7 +70,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     publicBaseUrl: (core.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/$/, ''),
     logLevel: core.LOG_LEVEL,
     trustProxy: core.TRUST_PROXY,
-    database: { url: core.DATABASE_URL, poolSize: core.DATABASE_POOL_SIZE },
+    database: { url: core.DATABASE_URL, poolSize: core.DATABASE_POOL_SIZE, connectTimeoutMs: core.DATABASE_CONNECT_TIMEOUT_MS },
     dataDir: path.resolve(core.DATA_DIR),
     redisUrl: core.REDIS_URL,
     keys: {

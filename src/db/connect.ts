@@ -1,7 +1,9 @@
+import type { Logger } from 'pino';
 import { DataSource, MigrationExecutor } from 'typeorm';
 import { migrations } from '../../migrations';
 import { Database } from './database';
 import { startEmbedded } from './embedded';
+import { DatabaseAvailability } from './errors';
 
 export interface DatabaseOptions {
   /** postgres://… for a real server; undefined starts the embedded PostgreSQL (PGlite) in `dataDir`. */
@@ -10,6 +12,13 @@ export interface DatabaseOptions {
   poolSize: number;
   /** Run pending migrations before answering (start-up, tests). `npm run migrate` does it on its own too. */
   migrate: boolean;
+  /**
+   * Longest wait for a connection, new or from the pool, before a call fails (and the request answers 503).
+   * PostgreSQL only: the embedded database's one connection is queued on, not waited for.
+   */
+  connectTimeoutMs?: number;
+  /** Where an outage of the database is logged (once when it starts, once when it ends). */
+  logger?: Logger;
 }
 
 export interface DatabaseHandle {
@@ -50,7 +59,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
     type: 'postgres',
     ...(embedded
       ? { host: embedded.socketDir, port: embedded.port, username: 'postgres', database: 'postgres', poolSize: 1 }
-      : { url: options.url, poolSize: options.poolSize }),
+      : { url: options.url, poolSize: options.poolSize, connectTimeoutMS: options.connectTimeoutMs }),
     migrations,
     migrationsTableName: 'schema_migrations',
     migrationsTransactionMode: 'each',
@@ -68,7 +77,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
     throw error;
   }
   return {
-    db: new Database(dataSource),
+    db: new Database(dataSource, new DatabaseAvailability(options.logger)),
     embedded: embedded !== undefined,
     async close() {
       await dataSource.destroy();

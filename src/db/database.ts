@@ -1,4 +1,5 @@
 import { DataSource, QueryRunner } from 'typeorm';
+import { DatabaseAvailability } from './errors';
 
 /**
  * The gateway talks to PostgreSQL in plain SQL through TypeORM's pool and transactions: the payment state
@@ -26,15 +27,33 @@ class RunnerSql implements Sql {
 }
 
 export class Database implements Sql {
-  constructor(readonly dataSource: DataSource) {}
+  constructor(
+    readonly dataSource: DataSource,
+    /** Told the outcome of every call, so an outage is noticed (and logged) once. */
+    readonly availability: DatabaseAvailability = new DatabaseAvailability(),
+  ) {}
 
-  async many<T>(text: string, params?: unknown[]): Promise<T[]> {
-    const runner = this.dataSource.createQueryRunner();
+  /** Runs one call, telling `availability` whether the database answered. */
+  private async observed<T>(call: () => Promise<T>): Promise<T> {
     try {
-      return await records<T>(runner, text, params);
-    } finally {
-      await runner.release();
+      const result = await call();
+      this.availability.succeeded();
+      return result;
+    } catch (error) {
+      this.availability.failed(error);
+      throw error;
     }
+  }
+
+  many<T>(text: string, params?: unknown[]): Promise<T[]> {
+    return this.observed(async () => {
+      const runner = this.dataSource.createQueryRunner();
+      try {
+        return await records<T>(runner, text, params);
+      } finally {
+        await runner.release();
+      }
+    });
   }
 
   async one<T>(text: string, params?: unknown[]): Promise<T | undefined> {
@@ -46,10 +65,12 @@ export class Database implements Sql {
    * embedded database has a single connection, and a query outside the transaction would wait on it forever.
    */
   transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction('READ COMMITTED', (manager) => {
-      if (!manager.queryRunner) throw new Error('TypeORM transaction without a query runner');
-      return work(new RunnerSql(manager.queryRunner));
-    });
+    return this.observed(() =>
+      this.dataSource.transaction('READ COMMITTED', (manager) => {
+        if (!manager.queryRunner) throw new Error('TypeORM transaction without a query runner');
+        return work(new RunnerSql(manager.queryRunner));
+      }),
+    );
   }
 
   async ping(): Promise<boolean> {

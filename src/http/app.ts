@@ -46,6 +46,9 @@ export function createApp(gateway: Gateway): Express {
       genReqId: (_req, res) => (res as Response).locals.requestId,
       quietReqLogger: true,
       serializers: requestLogSerializers,
+      // A 5xx line says which request and what status; pino-http's made-up "failed with status code"
+      // error would add a stack per request. The fault itself is logged where it is handled.
+      customErrorObject: (_req, _res, _error, { err: _err, ...rest }) => rest,
     }),
   );
   // The default CSP, without upgrade-insecure-requests: the /docs page must load its own assets over

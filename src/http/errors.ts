@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { createOutageLog, isDatabaseUnavailable } from '../db/outage';
+import { DATABASE_RETRY_AFTER_SECONDS, databaseFault, sqlState } from '../db/errors';
 import { maskCardNumbers } from '../privacy/card-data';
 import { ProviderError } from '../providers/types';
 import { ApiError } from '../shared/errors';
@@ -51,26 +51,35 @@ function fromProvider(error: ProviderError): ApiError {
       });
 }
 
-const serviceUnavailable = () =>
-  new ApiError(503, 'api_error', 'service_unavailable', 'The service is briefly unavailable. Retry shortly (with the same Idempotency-Key).', {
-    headers: { 'Retry-After': '5' },
-  });
+/**
+ * A database outage is not the caller's fault: 503 with Retry-After, logged once per outage by the
+ * database's availability tracker rather than once per request here. A value PostgreSQL refused (a data
+ * exception that input validation let through) is the caller's: 400, logged with its SQLSTATE so the
+ * missing validation can be found.
+ */
+function fromDatabase(error: unknown, logger: Logger, res: Response): ApiError | undefined {
+  switch (databaseFault(error)) {
+    case 'unavailable':
+      return new ApiError(503, 'api_error', 'service_unavailable', 'The service is briefly unavailable. Retry shortly; a checkout is safe to retry with the same Idempotency-Key.', {
+        headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+      });
+    case 'bad_input':
+      logger.warn({ err: error, code: sqlState(error), requestId: res.locals.requestId }, 'the database refused a value that validation let through');
+      return new ApiError(400, 'invalid_request_error', 'parameter_invalid', 'A parameter holds a value or character (such as a NUL byte) that is not accepted.');
+    default:
+      return undefined;
+  }
+}
 
 /** Last middleware: known errors become the public error object; anything else is a logged, generic 500. */
 export function errorHandler(logger: Logger) {
-  const databaseUnavailable = createOutageLog(logger);
   return (error: unknown, req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) return next(error);
-    // A dependency that is down is not a crash of ours: 503 and a time to come back, logged once per outage.
-    if (isDatabaseUnavailable(error)) {
-      databaseUnavailable(error);
-      return sendError(res, serviceUnavailable());
-    }
     if (error instanceof ProviderError) {
       logger.warn({ err: error, requestId: res.locals.requestId, provider: error.provider, kind: error.kind }, 'provider call failed');
       return sendError(res, fromProvider(error));
     }
-    const known = error instanceof ApiError ? error : fromBodyParser(error as { type?: string });
+    const known = error instanceof ApiError ? error : (fromBodyParser(error as { type?: string }) ?? fromDatabase(error, logger, res));
     if (known) return sendError(res, known);
     logger.error({ err: error, requestId: res.locals.requestId, route: req.route?.path }, 'unhandled error');
     sendError(res, new ApiError(500, 'api_error', 'internal_error', 'Something went wrong on our side. Quote the request id if you contact support.'));
