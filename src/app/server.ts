@@ -10,7 +10,14 @@ export interface RunningServer {
 }
 
 export async function startServer(gateway: Gateway, listen: { host: string; port: number } = gateway.config): Promise<RunningServer> {
-  const server = http.createServer(createApp(gateway));
+  const { headersTimeoutMs, requestTimeoutMs } = gateway.config.http;
+  // Node's defaults let a client hold a request open for 300 s. headersTimeout cuts a request whose headers
+  // trickle in, requestTimeout caps the time to receive a whole request (a stalled body is cut sooner, by
+  // the body read deadline in the app), and the checking interval is what makes either act on time.
+  const server = http.createServer(
+    { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, Math.ceil(headersTimeoutMs / 4)) },
+    createApp(gateway),
+  );
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -53,6 +53,9 @@ const coreSchema = z.object({
   RATE_LIMIT_IP_PER_MINUTE: envInt(600, 1, 1_000_000),
   RATE_LIMIT_USER_PER_MINUTE: envInt(120, 1, 1_000_000),
   SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
+  HTTP_HEADERS_TIMEOUT_MS: envInt(20_000, 100, 60_000),
+  HTTP_BODY_IDLE_TIMEOUT_MS: envInt(15_000, 100, 30_000),
+  HTTP_REQUEST_TIMEOUT_MS: envInt(120_000, 1_000, 600_000),
   RECONCILE_MIN_AGE_SECONDS: envInt(900, 0, 30 * 86_400),
   PAYMENT_EXPIRY_SECONDS: envInt(86_400, 60, 30 * 86_400),
 });
@@ -95,6 +98,11 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     idempotencyWaitMs: core.IDEMPOTENCY_WAIT_MS,
     rateLimit: { ipPerMinute: core.RATE_LIMIT_IP_PER_MINUTE, userPerMinute: core.RATE_LIMIT_USER_PER_MINUTE },
     shutdownGraceMs: core.SHUTDOWN_GRACE_MS,
+    http: {
+      headersTimeoutMs: core.HTTP_HEADERS_TIMEOUT_MS,
+      bodyIdleTimeoutMs: core.HTTP_BODY_IDLE_TIMEOUT_MS,
+      requestTimeoutMs: core.HTTP_REQUEST_TIMEOUT_MS,
+    },
     reconcileMinAgeSeconds: core.RECONCILE_MIN_AGE_SECONDS,
     paymentExpirySeconds: core.PAYMENT_EXPIRY_SECONDS,
     stripe,
@@ -157,6 +165,9 @@ export function loadConfig(env: Env = process.env): Config {
   const alipay = parseSettings(alipaySettingsSchema, env);
   const risk = parseSettings(riskSettingsSchema, env);
   const issues = [...core.issues, ...stripe.issues, ...alipay.issues, ...risk.issues, ...productionIssues(env)];
+  if (core.value && core.value.HTTP_HEADERS_TIMEOUT_MS > core.value.HTTP_REQUEST_TIMEOUT_MS) {
+    issues.push({ setting: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS' });
+  }
   if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
   return buildConfig(core.value, stripe.value, alipay.value, risk.value);
 }

@@ -12,6 +12,7 @@ import { requireAppUser } from './auth';
 import { errorHandler, unknownRoute } from './errors';
 import { refuseCardData, requireJsonBody } from './guards';
 import { requestLogSerializers } from './logger';
+import { bodyReadDeadline } from './deadlines';
 import { createRateLimits } from './rate-limit';
 import { requestId } from './request-id';
 
@@ -40,6 +41,7 @@ export function createApp(gateway: Gateway): Express {
   const authenticate = [requireAppUser(gateway.tokens), limits.byUser];
 
   app.use(requestId);
+  app.use(bodyReadDeadline(config.http.bodyIdleTimeoutMs));
   app.use(
     pinoHttp({
       logger: gateway.logger,

@@ -74,7 +74,11 @@ function fromDatabase(error: unknown, logger: Logger, res: Response): ApiError |
 /** Last middleware: known errors become the public error object; anything else is a logged, generic 500. */
 export function errorHandler(logger: Logger) {
   return (error: unknown, req: Request, res: Response, next: NextFunction): void => {
-    if (res.headersSent) return next(error);
+    if (res.headersSent) {
+      // Already answered (a body that stalled past its deadline, say), and its reader has given up since.
+      if ((error as { type?: string } | null)?.type === 'request.aborted') return;
+      return next(error);
+    }
     if (error instanceof ProviderError) {
       logger.warn({ err: error, requestId: res.locals.requestId, provider: error.provider, kind: error.kind }, 'provider call failed');
       return sendError(res, fromProvider(error));

@@ -5,12 +5,14 @@ import { exportJWK, generateKeyPair, JWTPayload, SignJWT } from 'jose';
 export const IDENTITY_ISSUER = 'https://id.test/';
 export const IDENTITY_AUDIENCE = 'kalos-pay';
 
-/** How the fake answers GET /jwks.json: the key set, never, a 500, or a body that is not JSON. */
-export type JwksBehaviour = 'serve' | 'hang' | 'error' | 'garbage';
+/** How the fake answers GET /jwks.json: the key set (at once, or after `delayMs`), never, a 500, or a body that is not JSON. */
+export type JwksBehaviour = 'serve' | 'slow' | 'hang' | 'error' | 'garbage';
 
 export interface FakeIdentityService {
   jwksUrl: string;
   behaviour: JwksBehaviour;
+  /** How long 'slow' waits before serving the key set. */
+  delayMs: number;
   /** A token for `sub` signed with the served key (or an unserved one with `kid: 'unknown'`). */
   sign(sub: string, options?: { kid?: string; claims?: JWTPayload; expiresIn?: string }): Promise<string>;
   stop(): Promise<void>;
@@ -24,6 +26,8 @@ export async function startIdentityService(): Promise<FakeIdentityService> {
     switch (fake.behaviour) {
       case 'serve':
         return void res.writeHead(200, { 'content-type': 'application/json' }).end(jwks);
+      case 'slow':
+        return void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks), fake.delayMs);
       case 'error':
         return void res.writeHead(500).end('upstream down');
       case 'garbage':
@@ -37,6 +41,7 @@ export async function startIdentityService(): Promise<FakeIdentityService> {
   const fake: FakeIdentityService = {
     jwksUrl: `http://127.0.0.1:${port}/jwks.json`,
     behaviour: 'serve',
+    delayMs: 0,
     sign: (sub, options = {}) =>
       new SignJWT(options.claims ?? {})
         .setProtectedHeader({ alg: 'ES256', kid: options.kid ?? 'k1' })
