@@ -2,6 +2,7 @@ import { RequestHandler, Router } from 'express';
 import { bearerAuth, commonErrors, listSchema, openapi } from '../http/openapi-registry';
 import type { Catalog } from './catalog';
 import { catalogItemSchema } from './catalog';
+import { exactRouter } from '../http/router';
 
 const catalogList = listSchema(catalogItemSchema.openapi('CatalogItem'), 'CatalogList');
 
@@ -14,7 +15,7 @@ openapi.registerPath({
 });
 
 export function catalogRouter(catalog: Catalog, authenticate: RequestHandler[]): Router {
-  const router = Router();
+  const router = exactRouter();
   router.get('/v1/catalog', ...authenticate, (_req, res) => {
     res.json({ object: 'list', data: catalog.items, has_more: false });
   });

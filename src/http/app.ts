@@ -15,6 +15,7 @@ import { requestLogSerializers } from './logger';
 import { bodyReadDeadline } from './deadlines';
 import { createRateLimits } from './rate-limit';
 import { requestId } from './request-id';
+import { ROUTING } from './router';
 
 function recordMetrics(gateway: Gateway) {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -31,6 +32,8 @@ export function createApp(gateway: Gateway): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   app.set('etag', false);
+  app.set('case sensitive routing', ROUTING.caseSensitive);
+  app.set('strict routing', ROUTING.strict);
 
   const limits = createRateLimits({
     redis: gateway.redis,

@@ -4,6 +4,7 @@ import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { Database } from '../db/database';
 import { openapi } from '../http/openapi-registry';
 import type { Metrics } from './metrics';
+import { exactRouter } from '../http/router';
 
 openapi.registerPath({ method: 'get', path: '/healthz', summary: 'Liveness', responses: { 200: { description: 'The process is up' } } });
 openapi.registerPath({
@@ -28,7 +29,7 @@ export function buildOpenApiDocument(serverUrl: string) {
 }
 
 export function opsRouter(deps: { db: Database; metrics: Metrics; publicBaseUrl: string }): Router {
-  const router = Router();
+  const router = exactRouter();
   const document = buildOpenApiDocument(deps.publicBaseUrl);
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -17,6 +17,7 @@ import {
   paymentSchema,
 } from './schemas';
 import { orderDetailView, paymentView } from './views';
+import { exactRouter } from '../http/router';
 
 
 openapi.registerPath({
@@ -69,7 +70,7 @@ function sendStored(res: Response, stored: { status: number; body: unknown }) {
 }
 
 export function paymentsRouter(deps: PaymentsRouterDeps): Router {
-  const router = Router();
+  const router = exactRouter();
 
   router.post('/v1/checkouts', ...deps.authenticate, async (req: Request, res: Response) => {
     const { 'Idempotency-Key': idempotencyKey } = parseInput(idempotencyHeaderSchema, { 'Idempotency-Key': req.get('idempotency-key') }, 'header');

@@ -14,6 +14,7 @@ import { ApiError, notFound, paymentBlocked } from '../shared/errors';
 import { explain, latestDecision } from './journal';
 import type { StepUpSettings } from './settings';
 import { verifyStepUp } from './step-up';
+import { exactRouter } from '../http/router';
 
 const verifyBodySchema = z.object({ step_up_token: z.string().min(1).max(8_192) }).strict().openapi('StepUpRequest');
 
@@ -68,7 +69,7 @@ const verificationFailed = (attemptsLeft: number) =>
 
 /** POST /v1/checkouts/{id}/verify and GET /v1/orders/{id}/decision. */
 export function riskRouter(deps: RiskRouterDeps): Router {
-  const router = Router();
+  const router = exactRouter();
 
   router.post('/v1/checkouts/:id/verify', ...deps.authenticate, async (req: Request, res: Response) => {
     const { id } = parseInput(paymentIdParamsSchema, req.params, 'path');

@@ -2,6 +2,7 @@ import express, { Request, Response, Router } from 'express';
 import { openapi } from '../http/openapi-registry';
 import { z } from '../http/zod';
 import type { WebhookService } from './service';
+import { exactRouter } from '../http/router';
 
 openapi.registerPath({
   method: 'post',
@@ -24,7 +25,7 @@ openapi.registerPath({
  * JSON parser and parses nothing itself.
  */
 export function webhooksRouter(webhooks: WebhookService): Router {
-  const router = Router();
+  const router = exactRouter();
   router.post('/v1/webhooks/:provider', express.raw({ type: () => true, limit: '100kb' }), async (req: Request, res: Response) => {
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const reply = await webhooks.receive(String(req.params.provider), { rawBody, headers: req.headers });

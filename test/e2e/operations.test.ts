@@ -43,6 +43,18 @@ describe('operations endpoints and HTTP hygiene', () => {
     expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
   });
 
+  it('matches paths exactly: another case or a trailing slash is a 404', async () => {
+    const token = await test.token('exact-router');
+    expect((await test.http.get('/metrics')).status).toBe(200);
+    expect((await test.http.get('/v1/catalog').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    for (const path of ['/METRICS', '/Metrics', '/HEALTHZ', '/healthz/', '/metrics/', '/OPENAPI.JSON', '/V1/catalog', '/v1/Catalog', '/v1/catalog/', '/v1/orders/', '/DOCS/']) {
+      const res = await test.http.get(path).set('Authorization', `Bearer ${token}`);
+      expect([path, res.status, res.body.error?.code]).toEqual([path, 404, 'resource_missing']);
+    }
+    const shouting = await test.http.post('/V1/WEBHOOKS/sandbox').set('Content-Type', 'application/json').send('{}');
+    expect([shouting.status, shouting.body.error?.code]).toEqual([404, 'resource_missing']);
+  });
+
   it('puts X-Request-Id on every response, sets no cookie and sends the helmet headers', async () => {
     for (const path of ['/healthz', '/v1/orders', '/nowhere']) {
       const res = await test.http.get(path);

@@ -12,6 +12,7 @@ import { ApiError, invalidStateTransition, notFound } from '../../shared/errors'
 import { newId } from '../../shared/ids';
 import type { Payment } from '../../payments/payment';
 import { buildSandboxWebhook, SANDBOX_EVENT_TYPES, SandboxEvent } from './provider';
+import { exactRouter } from '../../http/router';
 
 export const sandboxTriggerSchema = z
   .object({
@@ -77,7 +78,7 @@ async function deliver(url: string, webhook: { body: Buffer; headers: Record<str
 }
 
 export function sandboxRouter(deps: SandboxRouterDeps): Router {
-  const router = Router();
+  const router = exactRouter();
   router.post('/v1/sandbox/payments/:id/complete', ...deps.authenticate, async (req: Request, res: Response) => {
     const { id } = parseInput(paymentIdParamsSchema, req.params, 'path');
     const { outcome } = parseInput(sandboxCompleteSchema, req.body ?? {}, 'body');
