@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Router } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
@@ -28,6 +29,39 @@ export function buildOpenApiDocument(serverUrl: string) {
   });
 }
 
+/** Exactly the files the API page loads (see swagger-ui-express's page template), and nothing else of the package. */
+const DOCS_ASSETS: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+  'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+  'favicon-16x16.png': 'image/png',
+};
+const SWAGGER_UI_DIST = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+
+/**
+ * GET /docs/ is the API page, served offline from swagger-ui-dist: the page, its generated init script
+ * (which embeds our OpenAPI document) and the assets it names. The rest of the package (the stock petstore
+ * page, oauth2-redirect, README, source maps, other bundles) is not served.
+ */
+function docsRoutes(router: Router, document: ReturnType<typeof buildOpenApiDocument>): void {
+  // generateHTML also prepares the init script that embeds the document; `serve` is [the handler of that
+  // script, a static handler for the whole package], and only the first is mounted.
+  const page = swaggerUi.generateHTML(document, { customSiteTitle: 'kalos-pay API' });
+  const [initScript] = swaggerUi.serve;
+  // The page loads its assets by relative URLs, so it lives at /docs/.
+  router.get('/docs', (_req, res) => res.redirect(301, '/docs/'));
+  router.get('/docs/', (_req, res) => {
+    res.type('html').send(page);
+  });
+  router.get('/docs/swagger-ui-init.js', initScript);
+  for (const [file, contentType] of Object.entries(DOCS_ASSETS)) {
+    router.get(`/docs/${file}`, (_req, res) => {
+      res.type(contentType).sendFile(path.join(SWAGGER_UI_DIST, file), { maxAge: '1h' });
+    });
+  }
+}
+
 export function opsRouter(deps: { db: Database; metrics: Metrics; publicBaseUrl: string }): Router {
   const router = exactRouter();
   const document = buildOpenApiDocument(deps.publicBaseUrl);
@@ -44,7 +78,6 @@ export function opsRouter(deps: { db: Database; metrics: Metrics; publicBaseUrl:
   router.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
-  // The API page is served from the swagger-ui-dist package itself: no CDN, works offline.
-  router.use('/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'kalos-pay API' }));
+  docsRoutes(router, document);
   return router;
 }

@@ -43,6 +43,18 @@ describe('operations endpoints and HTTP hygiene', () => {
     expect(res.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
   });
 
+  it('serves the API page’s own assets and nothing else of swagger-ui-dist', async () => {
+    expect((await test.http.get('/docs')).headers.location).toBe('/docs/');
+    const page = await test.http.get('/docs/');
+    const assets = [...page.text.matchAll(/(?:href|src)=["']\.\/([^"']+)["']/g)].map((match) => match[1]);
+    expect(assets.sort()).toEqual(['favicon-16x16.png', 'favicon-32x32.png', 'swagger-ui-bundle.js', 'swagger-ui-init.js', 'swagger-ui-standalone-preset.js', 'swagger-ui.css']);
+    for (const asset of assets) expect([asset, (await test.http.get(`/docs/${asset}`)).status]).toEqual([asset, 200]);
+    expect((await test.http.get('/docs/swagger-ui-init.js')).text).toContain('"title": "kalos-pay"');
+    for (const file of ['index.html', 'oauth2-redirect.html', 'oauth2-redirect.js', 'README.md', 'package.json', 'LICENSE', 'swagger-initializer.js', 'swagger-ui-bundle.js.map', 'swagger-ui.css.map', 'swagger-ui-es-bundle.js', 'swagger-ui.js', 'absolute-path.js']) {
+      expect([file, (await test.http.get(`/docs/${file}`)).status]).toEqual([file, 404]);
+    }
+  });
+
   it('matches paths exactly: another case or a trailing slash is a 404', async () => {
     const token = await test.token('exact-router');
     expect((await test.http.get('/metrics')).status).toBe(200);
