@@ -60,6 +60,11 @@ export function createApp(gateway: Gateway): Express {
   // plain http too (a gateway behind a TLS-terminating proxy, or on a laptop).
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(recordMetrics(gateway));
+  // API answers are for one caller (orders, payments carrying a Stripe client_secret): no cache keeps them.
+  app.use('/v1', (_req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics, publicBaseUrl: config.publicBaseUrl }));
   // Webhooks are not limited per IP: providers send bursts from few addresses, and every one is verified.
   app.use(webhooksRouter(gateway.webhooks));

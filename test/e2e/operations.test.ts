@@ -1,4 +1,4 @@
-import { startTestGateway, TestGateway } from '../support/gateway';
+import { checkout, startTestGateway, TestGateway } from '../support/gateway';
 import { serverUrl } from '../support/databases';
 
 describe('operations endpoints and HTTP hygiene', () => {
@@ -65,6 +65,30 @@ describe('operations endpoints and HTTP hygiene', () => {
     }
     const shouting = await test.http.post('/V1/WEBHOOKS/sandbox').set('Content-Type', 'application/json').send('{}');
     expect([shouting.status, shouting.body.error?.code]).toEqual([404, 'resource_missing']);
+  });
+
+  it('marks every /v1 answer Cache-Control: no-store, errors included', async () => {
+    const token = await test.token('no-cache-player');
+    const created = await checkout(test, token);
+    expect(created.status).toBe(201);
+    const answers = [
+      created,
+      await test.http.get('/v1/catalog').set('Authorization', `Bearer ${token}`),
+      await test.http.get('/v1/orders').set('Authorization', `Bearer ${token}`),
+      await test.http.get(`/v1/orders/${created.body.id}`).set('Authorization', `Bearer ${token}`),
+      await test.http.get(`/v1/orders/${created.body.id}/decision`).set('Authorization', `Bearer ${token}`),
+      await test.http.get('/v1/orders'),
+      await test.http.get('/v1/nothing-here'),
+    ];
+    expect(answers.map((res) => [res.status, res.headers['cache-control']])).toEqual([
+      [201, 'no-store'],
+      [200, 'no-store'],
+      [200, 'no-store'],
+      [200, 'no-store'],
+      [200, 'no-store'],
+      [401, 'no-store'],
+      [404, 'no-store'],
+    ]);
   });
 
   it('puts X-Request-Id on every response, sets no cookie and sends the helmet headers', async () => {
