@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { DATABASE_RETRY_AFTER_SECONDS, databaseFault, sqlState } from '../db/errors';
 import { maskCardNumbers } from '../privacy/card-data';
+import { loggablePath } from './logger';
 import { ProviderError } from '../providers/types';
 import { ApiError } from '../shared/errors';
 
@@ -11,7 +12,8 @@ export function sendError(res: Response, error: ApiError): void {
     error: {
       type: error.type,
       code: error.code,
-      message: error.message,
+      // A message that quotes the request (a path, a sku) never quotes a card number back.
+      message: maskCardNumbers(error.message),
       ...(error.param ? { param: error.param } : {}),
       request_id: res.locals.requestId,
     },
@@ -91,5 +93,5 @@ export function errorHandler(logger: Logger) {
 }
 
 export function unknownRoute(req: Request, res: Response): void {
-  sendError(res, new ApiError(404, 'not_found', 'resource_missing', `No route for ${req.method} ${maskCardNumbers(req.path)}.`, { param: 'path' }));
+  sendError(res, new ApiError(404, 'not_found', 'resource_missing', `No route for ${req.method} ${loggablePath(req.path)}.`, { param: 'path' }));
 }

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { findCardData, looksLikeCardNumber, nestsDeeperThan } from '../privacy/card-data';
+import { decodePath, findCardData, looksLikeCardNumber, nestsDeeperThan } from '../privacy/card-data';
 import { ApiError } from '../shared/errors';
 
 function hasBody(req: Request): boolean {
@@ -19,21 +19,13 @@ export function requireJsonBody(req: Request, _res: Response, next: NextFunction
 /** Real requests nest a few levels; anything deeper is refused before any recursive walk. */
 const MAX_JSON_DEPTH = 32;
 
-function decodedPath(req: Request): string {
-  try {
-    return decodeURIComponent(req.path);
-  } catch {
-    return req.path;
-  }
-}
-
 /**
  * Where a card number was sent: a body or query field, or the path. Headers are not scanned: none is
  * stored or logged in plaintext (the Idempotency-Key is kept only as a hash), and keys made of timestamps
  * would be refused at random.
  */
 function cardDataField(req: Request): string | undefined {
-  if (looksLikeCardNumber(decodedPath(req))) return 'path';
+  if (looksLikeCardNumber(decodePath(req.path))) return 'path';
   return findCardData(req.body) ?? findCardData(req.query);
 }
 

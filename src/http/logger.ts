@@ -1,6 +1,6 @@
 import pino, { DestinationStream, Logger } from 'pino';
 import { sqlState } from '../db/errors';
-import { maskCardNumbers } from '../privacy/card-data';
+import { decodePath, maskCardNumbers } from '../privacy/card-data';
 
 /**
  * Structured logs without personal data. Request lines keep only method, path and status (see
@@ -23,13 +23,9 @@ export const REDACTED_PATHS = [
   '*.deviceId',
 ];
 
-/** The path as logged: decoded first, so a card number spelled with %20 or %34%32 is masked too. */
-function loggablePath(rawPath: string): string {
-  try {
-    return maskCardNumbers(decodeURIComponent(rawPath));
-  } catch {
-    return '[undecodable path]';
-  }
+/** The path as logged or echoed: decoded first, so a card number spelled with %20 or %34%32 is masked too. */
+export function loggablePath(rawPath: string): string {
+  return maskCardNumbers(decodePath(rawPath));
 }
 
 /**

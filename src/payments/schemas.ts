@@ -2,9 +2,22 @@ import { z } from '../http/zod';
 import { idPattern } from '../shared/ids';
 import { PAYMENT_STATUSES } from './status';
 
+/** What an identifier can be spelled with: UUIDs, hex, base64 and base64url, prefixed ids. */
+const DEVICE_ID = /^[A-Za-z0-9._:+/=-]+$/;
+
 export const deviceSchema = z
   .object({
-    id: z.string().trim().min(1).max(128).openapi({ description: 'Stable app-install or device identifier.', example: 'dev_4f1c2a' }),
+    id: z
+      .string()
+      .trim()
+      .min(1)
+      .max(128)
+      .regex(DEVICE_ID, { message: 'must be an identifier: letters, digits and . _ : - + / = only' })
+      .openapi({
+        description:
+          'Stable app-install or device identifier: the IDFV, Android ID, OAID, an install UUID, a hash of one of them, or a 15-digit IMEI. Letters, digits and `. _ : - + / =`, up to 128 characters. A card number here is refused like anywhere else.',
+        example: 'E621E1F8-C36C-495A-93FC-0C247A3E6E5F',
+      }),
     model: z.string().trim().min(1).max(128).openapi({ example: 'iPhone15,2' }),
     os: z.string().trim().min(1).max(32).openapi({ example: 'iOS' }),
     os_version: z.string().trim().min(1).max(32).openapi({ example: '17.4' }),

@@ -48,6 +48,14 @@ describe('bad input gets a clear JSON error', () => {
     ['unknown sku', () => post({ ...valid(), sku: 'gems_999999' }), 400, 'invalid_request_error', 'unknown_sku', 'sku'],
     ['a card number in a field', () => post({ ...valid(), device: aDevice({ model: '4242 4242 4242 4242' }) }), 400, 'invalid_request_error', 'card_data_not_accepted', 'device.model'],
     ['a dashed card number in an unknown field', () => post({ ...valid(), card: '5555-5555-5555-4444' }), 400, 'invalid_request_error', 'card_data_not_accepted', 'card'],
+    ['a card number with two spaces between groups', () => post({ ...valid(), device: aDevice({ model: '4242  4242  4242  4242' }) }), 400, 'invalid_request_error', 'card_data_not_accepted', 'device.model'],
+    ['a card number with no-break spaces', () => post({ ...valid(), device: aDevice({ os_version: '4242\u00a04242\u00a04242\u00a04242' }) }), 400, 'invalid_request_error', 'card_data_not_accepted', 'device.os_version'],
+    ['a card number in full-width digits', () => post({ ...valid(), device: aDevice({ model: '４２４２ ４２４２ ４２４２ ４２４２' }) }), 400, 'invalid_request_error', 'card_data_not_accepted', 'device.model'],
+    ['a card number as the device id', () => post({ ...valid(), device: aDevice({ id: '4111111111111111' }) }), 400, 'invalid_request_error', 'card_data_not_accepted', 'device.id'],
+    ['an Amex number as the device id (not an IMEI)', () => post({ ...valid(), device: aDevice({ id: '378282246310005' }) }), 400, 'invalid_request_error', 'card_data_not_accepted', 'device.id'],
+    ['a device id with a space', () => post({ ...valid(), device: aDevice({ id: 'my phone' }) }), 400, 'invalid_request_error', 'parameter_invalid', 'device.id'],
+    ['a device id with a NUL byte', () => post({ ...valid(), device: aDevice({ id: 'phone\u0000one' }) }), 400, 'invalid_request_error', 'parameter_invalid', 'device.id'],
+    ['a card number in a path with a malformed escape', () => test.http.get('/v1/orders/4111%201111%201111%201111%ZZ').set('Authorization', `Bearer ${token}`), 400, 'invalid_request_error', 'card_data_not_accepted', 'path'],
     ['malformed JSON', () => test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).set('Idempotency-Key', newKey()).set('Content-Type', 'application/json').send('{"sku": '), 400, 'invalid_request_error', 'invalid_json', 'body'],
     ['missing Idempotency-Key', () => test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).send(valid()), 400, 'invalid_request_error', 'parameter_missing', 'Idempotency-Key'],
     ['an Idempotency-Key over 255 characters', () => post(valid(), { 'Idempotency-Key': 'k'.repeat(256) }), 400, 'invalid_request_error', 'parameter_invalid', 'Idempotency-Key'],
@@ -127,6 +135,28 @@ describe('bad input gets a clear JSON error', () => {
   it('accepts digit runs that are not card numbers (fail the Luhn check or too short)', async () => {
     const res = await post({ ...valid(), device: aDevice({ id: 'careless-phone', model: '4111111111111112', os_version: '123456789012' }) });
     expect(res.status).toBe(201);
+  });
+
+  it.each([
+    ['an IMEI', '490154203237518'],
+    ['an IDFV whose digits after a letter pass the Luhn check', 'E621E1F8-C36C-495A-A456-426614174007'],
+    ['an Android ID', '9774d56d682e549c'],
+    ['a base64 hash', 'q83vEjRWeJq8/+3vASNFZ4k='],
+  ])('accepts %s as device.id', async (_label, id) => {
+    const res = await post({ ...valid(), device: aDevice({ id }) });
+    expect(res.status).toBe(201);
+  });
+
+  it('never echoes a card number in an error message, whatever field or path it came in', async () => {
+    for (const res of [
+      await test.http.get('/nope/4111%201111%201111%201111%ZZ'),
+      await test.http.get('/nope/%EF%BC%94111111111111111'),
+      await post({ ...valid(), sku: '4111\u00a01111\u00a01111\u00a01111' }),
+    ]) {
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      const body = JSON.stringify(res.body).replace(/%20|\\u00a0|[^0-9]/gi, '');
+      expect(body).not.toContain('4111111111111111');
+    }
   });
 
   it('answers 409 idempotency_key_reused for one key with two bodies', async () => {

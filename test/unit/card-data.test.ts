@@ -1,4 +1,4 @@
-import { findCardData, looksLikeCardNumber } from '../../src/privacy/card-data';
+import { decodePath, deviceIdHoldsCardNumber, findCardData, looksLikeCardNumber, maskCardNumbers } from '../../src/privacy/card-data';
 
 // Luhn-valid test numbers (published by the card networks, or completed with a Luhn check digit).
 const VISA = '4111111111111111';
@@ -19,6 +19,17 @@ describe('a card number in a string', () => {
     ['Amex grouping', '3782 822463 10005'],
     ['a number inside a sentence', 'my card is 4242 4242 4242 4242, thanks'],
     ['a number after other text with digits', 'order 7: 4111-1111-1111-1111 exp 12/28'],
+    ['groups separated by two spaces', '4242  4242  4242  4242'],
+    ['groups separated by no-break spaces', '4242\u00a04242\u00a04242\u00a04242'],
+    ['groups separated by ideographic spaces', '4242\u30004242\u30004242\u30004242'],
+    ['full-width digits (a CJK keyboard)', '４２４２４２４２４２４２４２４２'],
+    ['full-width digits in groups', '４２４２　４２４２　４２４２　４２４２'],
+    ['Arabic-Indic digits', '٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤٢'],
+    ['groups separated by dots', '4242.4242.4242.4242'],
+    ['groups separated by " - "', '4242 - 4242 - 4242 - 4242'],
+    ['groups separated by an en dash', '4242–4242–4242–4242'],
+    ['groups separated by slashes', '4242/4242/4242/4242'],
+    ['groups separated by zero-width spaces', '4242\u200b4242\u200b4242\u200b4242'],
   ])('is found: %s', (_case, text) => {
     expect(looksLikeCardNumber(text)).toBe(true);
   });
@@ -27,7 +38,7 @@ describe('a card number in a string', () => {
     ['a Luhn-invalid 16-digit run', '4111111111111112'],
     ['a Luhn-valid 12-digit run', LUHN_VALID_12],
     ['a Luhn-valid 20-digit run', LUHN_VALID_20],
-    ['groups separated by two spaces', '4242  4242  4242  4242'],
+    ['groups separated by four spaces (not a short run)', '4242    4242    4242    4242'],
     ['a US phone number', '+1 (415) 555-2671'],
     ['a Chinese mobile number', '+86 138-0013-8000'],
     ['a UK phone number', '+44 20 7946 0958'],
@@ -36,6 +47,8 @@ describe('a card number in a string', () => {
     ['an ISO date', '2026-11-27'],
     ['an ISO timestamp', '2026-11-27T16:40:18.123Z'],
     ['a date and time', '2026-11-27 16:40:18'],
+    ['a date with slashes and a time', '27/11/2026 16:40'],
+    ['a version string', '17.4.1'],
     ['an empty string', ''],
   ])('is not flagged: %s', (_case, text) => {
     expect(looksLikeCardNumber(text)).toBe(false);
@@ -73,5 +86,48 @@ describe('findCardData in a request body', () => {
 
   test('ignores numbers, booleans, null and card-free strings', () => {
     expect(findCardData({ amount: 4111111111111111, ok: true, none: null, sku: 'gems_600', at: '2026-11-27' })).toBeUndefined();
+  });
+});
+
+describe('device.id, an identifier rather than text', () => {
+  test.each([
+    ['an IMEI (15 digits, valid check digit)', '490154203237518'],
+    ['another IMEI', '356938035643809'],
+    ['an IDFV whose last group, after a letter, passes Luhn', 'E621E1F8-C36C-495A-A456-426614174007'],
+    ['a hex hash with a Luhn-valid stretch between letters', 'e3b0c4424111111111111711ab'],
+    ['an Android ID', '9774d56d682e549c'],
+  ])('accepts %s', (_case, id) => {
+    expect(deviceIdHoldsCardNumber(id)).toBe(false);
+    expect(findCardData({ device: { id } })).toBeUndefined();
+  });
+
+  test.each([
+    ['a 16-digit Visa', VISA],
+    ['a 15-digit Amex (34/37 is never an IMEI)', AMEX],
+    ['a Visa in groups', '4111-1111-1111-1111'],
+    ['a Visa after a prefix and a separator', 'dev_4111111111111111'],
+    ['a Visa in full-width digits', '４１１１１１１１１１１１１１１１'],
+  ])('refuses %s', (_case, id) => {
+    expect(deviceIdHoldsCardNumber(id)).toBe(true);
+    expect(findCardData({ device: { id } })).toBe('device.id');
+  });
+
+  test('accepts ids that the free-text rule would refuse: that is what the identifier rule is for', () => {
+    for (const id of ['490154203237518', 'E621E1F8-C36C-495A-A456-426614174007', 'e3b0c4424111111111111711ab']) expect(looksLikeCardNumber(id)).toBe(true);
+  });
+
+  test('keeps reading every other field as text: an IMEI in device.model is a card-like number', () => {
+    expect(findCardData({ device: { id: 'ok', model: '490154203237518' } })).toBe('device.model');
+  });
+});
+
+describe('echoes of the request', () => {
+  test('decodePath decodes every valid escape and survives malformed ones', () => {
+    expect(decodePath('/v1/orders/4111%201111%201111%201111%ZZ')).toBe('/v1/orders/4111 1111 1111 1111%ZZ');
+    expect(decodePath('/%E4%BD%A0%E5%A5%BD/%FF')).toBe('/你好/\ufffd');
+  });
+
+  test('maskCardNumbers removes a card number however it is spelled, and leaves other digits', () => {
+    expect(maskCardNumbers('card ４２４２\u00a04242  4242 4242, order 17')).toBe('card [card number removed], order 17');
   });
 });
