@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { TokenVerifier } from '../auth/app-tokens';
 import { Catalog } from '../catalog/catalog';
-import { Config, startupWarnings } from '../config';
+import { Config, ConfigError, startupWarnings } from '../config';
 import { KeyMaterial, resolveKeyMaterial } from '../config/key-material';
 import { connectDatabase, DatabaseHandle } from '../db/connect';
 import { createLogger } from '../http/logger';
@@ -11,7 +11,7 @@ import { createCheckoutService } from '../payments/checkout';
 import type { Payment } from '../payments/payment';
 import { createRefundService } from '../payments/refunds';
 import { BlindIndex, MasterKeyring } from '../privacy/keyring';
-import { PersonalDataVault } from '../privacy/vault';
+import { PersonalDataVault, unconfiguredMasterKeyIds } from '../privacy/vault';
 import { createProviderRegistry } from '../providers/registry';
 import { createRiskEngine } from '../risk';
 import { createWebhookService } from '../webhooks/service';
@@ -61,6 +61,20 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     logger,
   });
   const db = database.db;
+  const masterKeys = new MasterKeyring(keys.masterKeys);
+  const missingKeys = await unconfiguredMasterKeyIds(db, masterKeys).catch(async (error) => {
+    await database.close();
+    throw error;
+  });
+  if (missingKeys.length > 0) {
+    await database.close();
+    throw new ConfigError([
+      {
+        setting: 'ENCRYPTION_KEYS',
+        message: `lacks master key ${missingKeys.join(', ')}, which wraps stored data keys: list it after the active key (rotation keeps old keys)`,
+      },
+    ]);
+  }
   // Fail fast on commands while Redis is down instead of queueing them: callers have fallbacks.
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 500 })
@@ -69,7 +83,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   if (redis && !(await connected(redis, 2000))) logger.warn('redis not reachable at start-up: counters use their fail mode until it is');
 
   const blindIndex = new BlindIndex(keys.blindIndexKey);
-  const vault = new PersonalDataVault(new MasterKeyring(keys.masterKeys), blindIndex);
+  const vault = new PersonalDataVault(masterKeys, blindIndex);
   const providers = createProviderRegistry(config, { sandboxWebhookSecret: keys.sandboxWebhookSecret });
   const metrics = createMetrics();
   const risk = createRiskEngine(config.risk, { db, redis, logger, blindIndex });

@@ -41,6 +41,11 @@ export class MasterKeyring {
     return this.keys[0].id;
   }
 
+  /** Every configured master key id, the active one first. */
+  get ids(): string[] {
+    return this.keys.map((k) => k.id);
+  }
+
   wrap(dataKey: Buffer, subjectHash: string): { masterKeyId: string; wrapped: string } {
     const active = this.keys[0];
     return { masterKeyId: active.id, wrapped: sealAesGcm(active.key, dataKey, `subject-key:${subjectHash}`) };

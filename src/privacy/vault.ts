@@ -86,3 +86,15 @@ export class PersonalDataVault {
     return dataKey;
   }
 }
+
+/**
+ * Master key ids that wrap stored data keys but are not configured. Checked at start-up: a gateway missing
+ * one would start and then answer 500 for every user whose key it wraps, so it refuses to start instead.
+ */
+export async function unconfiguredMasterKeyIds(sql: Sql, keyring: MasterKeyring): Promise<string[]> {
+  const rows = await sql.many<{ master_key_id: string }>(
+    'SELECT DISTINCT master_key_id FROM subject_keys WHERE master_key_id <> ALL($1::text[]) ORDER BY master_key_id',
+    [keyring.ids],
+  );
+  return rows.map((row) => row.master_key_id);
+}
