@@ -144,6 +144,23 @@ function productionIssues(env: Env): SettingIssue[] {
   return issues;
 }
 
+/** What running fail-open means, in the words of the setting that allows it. */
+function failOpenSettings(risk: RiskSettings): string | undefined {
+  const open = [!risk.enabled && 'RISK_ENABLED=false', risk.failMode === 'allow' && 'RISK_FAIL_MODE=allow'].filter(Boolean);
+  return open.length > 0 ? open.join(' and ') : undefined;
+}
+
+/**
+ * A production gateway that lets checkouts through unchecked (risk engine off, or "allow" when Redis or the
+ * blocklists cannot be reached) must be told so in a second setting, so a typo or a benchmark's .env
+ * cannot switch fraud checks off by itself.
+ */
+function failOpenIssues(production: boolean, risk: RiskSettings | undefined): SettingIssue[] {
+  const open = risk && failOpenSettings(risk);
+  if (!production || !open || risk.failOpenAcknowledged) return [];
+  return [{ setting: 'RISK_FAIL_OPEN_ACKNOWLEDGED', message: `must be true to run production with ${open}: checkouts would pass without risk checks` }];
+}
+
 /**
  * Settings that are valid but probably a mistake: start-up logs each once and carries on, because the
  * gateway cannot tell a wrong setting from an unusual deployment.
@@ -155,6 +172,10 @@ export function startupWarnings(config: Config): string[] {
       'TRUST_PROXY=0 in production: behind a load balancer every client shares its address, so per-IP rate limits and risk rules treat them as one. Set TRUST_PROXY to the number of proxies in front.',
     );
   }
+  const open = failOpenSettings(config.risk);
+  if (config.production && open) {
+    warnings.push(`${open} in production (acknowledged by RISK_FAIL_OPEN_ACKNOWLEDGED): checkouts can pass without risk checks.`);
+  }
   return warnings;
 }
 
@@ -164,7 +185,14 @@ export function loadConfig(env: Env = process.env): Config {
   const stripe = parseSettings(stripeSettingsSchema, env);
   const alipay = parseSettings(alipaySettingsSchema, env);
   const risk = parseSettings(riskSettingsSchema, env);
-  const issues = [...core.issues, ...stripe.issues, ...alipay.issues, ...risk.issues, ...productionIssues(env)];
+  const issues = [
+    ...core.issues,
+    ...stripe.issues,
+    ...alipay.issues,
+    ...risk.issues,
+    ...productionIssues(env),
+    ...failOpenIssues(core.value?.NODE_ENV === 'production', risk.value),
+  ];
   if (core.value && core.value.HTTP_HEADERS_TIMEOUT_MS > core.value.HTTP_REQUEST_TIMEOUT_MS) {
     issues.push({ setting: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS' });
   }

@@ -15,6 +15,8 @@ export const riskSettingsSchema = z
     RISK_RULES_FILE: envString(),
     /** What a checkout gets when the shared counters (Redis) or the blocklist lookup cannot be reached. */
     RISK_FAIL_MODE: z.enum(RISK_DECISIONS).default('review'),
+    /** Production refuses to run fail-open (RISK_FAIL_MODE=allow or RISK_ENABLED=false) unless this says it is meant. */
+    RISK_FAIL_OPEN_ACKNOWLEDGED: envBoolean(false),
     /** Redis command timeout for the counters: an outage must cost a checkout milliseconds, not seconds. */
     RISK_REDIS_TIMEOUT_MS: envInt(150, 10, 5_000),
     RISK_REDIS_KEY_PREFIX: z.string().min(1).max(64).default('kp:risk:'),
@@ -29,6 +31,7 @@ export const riskSettingsSchema = z
     enabled: env.RISK_ENABLED,
     rulesFile: env.RISK_RULES_FILE ? path.resolve(env.RISK_RULES_FILE) : DEFAULT_RULES_FILE,
     failMode: env.RISK_FAIL_MODE,
+    failOpenAcknowledged: env.RISK_FAIL_OPEN_ACKNOWLEDGED,
     redis: { timeoutMs: env.RISK_REDIS_TIMEOUT_MS, keyPrefix: env.RISK_REDIS_KEY_PREFIX },
     stepUp: {
       amr: env.RISK_STEP_UP_AMR,
