@@ -38,11 +38,14 @@ export const commonErrors = {
     'Invalid request: `parameter_missing`, `parameter_invalid`, `parameter_unknown`, `invalid_json`, `card_data_not_accepted`, `unknown_sku` (see `param`).',
   ),
   401: errorResponse('`token_missing`, `token_invalid` or `token_expired`.'),
+  408: errorResponse('`request_timeout`: the request body stopped arriving (see HTTP_BODY_IDLE_TIMEOUT_MS); the connection is closed.'),
   404: errorResponse('`resource_missing`: no such resource (also for resources of other users).'),
   413: errorResponse('`body_too_large`: the body is over 100 kB.'),
   415: errorResponse('`unsupported_media_type`: send application/json.'),
   429: errorResponse('`rate_limited`; see Retry-After.'),
-  503: errorResponse('`identity_unavailable` or `provider_unavailable`: a service we depend on is down; retry.'),
+  503: errorResponse(
+    '`service_unavailable` (the database), `identity_unavailable` or `provider_unavailable`: a service we depend on is down; retry after Retry-After.',
+  ),
 };
 
 export function listSchema<T extends z.ZodType>(item: T, name: string) {
