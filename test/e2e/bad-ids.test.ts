@@ -27,6 +27,7 @@ describe('malformed ids are refused before they reach the database', () => {
     ['GET /v1/orders/{id}/decision', (id) => test.http.get(`/v1/orders/${id}/decision`).set('Authorization', `Bearer ${token}`), 'id'],
     ['POST /v1/checkouts/{id}/verify', (id) => test.http.post(`/v1/checkouts/${id}/verify`).set('Authorization', `Bearer ${token}`).send({ step_up_token: 'x' }), 'id'],
     ['POST /v1/sandbox/payments/{id}/complete', (id) => test.http.post(`/v1/sandbox/payments/${id}/complete`).set('Authorization', `Bearer ${token}`).send({ outcome: 'succeeded' }), 'id'],
+    ['POST /v1/sandbox/payments/{id}/events', (id) => test.http.post(`/v1/sandbox/payments/${id}/events`).set('Authorization', `Bearer ${token}`).send({ type: 'payment.processing' }), 'id'],
     ['GET /v1/orders?starting_after=', (id) => test.http.get(`/v1/orders?starting_after=${id}`).set('Authorization', `Bearer ${token}`), 'starting_after'],
   ];
   const cases = routes.flatMap(([route, send, param]) => malformed.map(([label, id]) => [route, label, id, send, param] as const));
