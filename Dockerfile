@@ -26,5 +26,6 @@ COPY --chown=root:root package.json ./
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# Migrations run at start-up; `node dist/src/cli/migrate.js` runs them alone (e.g. as a release job).
+# Migrations run at start-up; `kalos migrate` runs them alone (e.g. as a release job).
+RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/kalos && chmod 0755 dist/src/cli/main.js
 CMD ["node", "dist/src/main.js"]

@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
-import { createGateway, Gateway } from '../app/context';
-import { loadConfig } from '../config';
+import type { Gateway } from '../app/context';
 import { approveHeldPayment, rejectHeldPayment } from '../risk/review';
 
-const USAGE = [
-  'usage: npm run ops -- approve <payment id>                              release a payment held for review',
-  '       npm run ops -- reject <payment id>                               void it, or refund it in full',
-  '       npm run ops -- refund <payment id> [--amount N] [--reason TEXT]  refund part (minor units) or all of the rest',
+export const OPS_USAGE = [
+  'usage: kalos ops approve <payment id>                              release a payment held for review',
+  '       kalos ops reject <payment id>                               void it, or refund it in full',
+  '       kalos ops refund <payment id> [--amount N] [--reason TEXT]  refund part (minor units) or all of the rest',
 ].join('\n');
 
 /**
@@ -16,7 +15,7 @@ const USAGE = [
 export async function runOpsCommand(args: string[], gateway: Gateway): Promise<string> {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { amount: { type: 'string' }, reason: { type: 'string' } } });
   const [command, paymentId] = positionals;
-  if (!paymentId || positionals.length !== 2) throw new Error(USAGE);
+  if (!paymentId || positionals.length !== 2) throw new Error(OPS_USAGE);
   const deps = { ...gateway, onStatusChange: () => undefined };
   switch (command) {
     case 'approve':
@@ -31,22 +30,6 @@ export async function runOpsCommand(args: string[], gateway: Gateway): Promise<s
       return `${refund.id}: ${refund.amount} ${refund.currency} ${refund.status}`;
     }
     default:
-      throw new Error(USAGE);
+      throw new Error(OPS_USAGE);
   }
-}
-
-async function main() {
-  const gateway = await createGateway(loadConfig());
-  try {
-    console.log(await runOpsCommand(process.argv.slice(2), gateway));
-  } finally {
-    await gateway.close();
-  }
-}
-
-if (require.main === module) {
-  main().catch((error) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  });
 }

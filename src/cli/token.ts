@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { signAppToken } from '../auth/embedded-issuer';
-import { loadConfig } from '../config';
+import type { Config } from '../config';
 import { loadOrCreateGeneratedSecrets } from '../config/key-material';
 
-const USAGE = 'usage: npm run token -- --sub <user id> [--minor] [--guardian-consent] [--country CN] [--step-up] [--expires-in SECONDS]';
+export const TOKEN_USAGE = 'usage: kalos token --sub <user id> [--minor] [--guardian-consent] [--country CN] [--step-up] [--expires-in SECONDS]';
 
 /**
- * `npm run token -- --sub alice`: an app token for the embedded instance. `--step-up` mints what the
- * identity service gives after a fresh MFA sign-in (amr mfa, auth_time now, a single-use jti), for
- * POST /v1/checkouts/{id}/verify.
+ * An app token signed by the embedded identity (laptop and test instances only: a gateway that trusts an
+ * identity service refuses). `--step-up` mints what the identity service gives after a fresh MFA sign-in
+ * (amr mfa, auth_time now, a single-use jti), for POST /v1/checkouts/{id}/verify.
  */
-async function main() {
+export async function runTokenCommand(args: string[], config: Config): Promise<string> {
   const { values } = parseArgs({
+    args,
     options: {
       sub: { type: 'string' },
       minor: { type: 'boolean', default: false },
@@ -22,11 +23,10 @@ async function main() {
       'step-up': { type: 'boolean', default: false },
     },
   });
-  if (!values.sub) throw new Error(USAGE);
-  const config = loadConfig();
+  if (!values.sub) throw new Error(TOKEN_USAGE);
   if (config.auth.jwksUrl || config.auth.publicKey) throw new Error('This gateway trusts an external identity service; ask it for tokens.');
   const secrets = loadOrCreateGeneratedSecrets(config.dataDir);
-  const token = await signAppToken(
+  return signAppToken(
     { privateKeyPem: secrets.jwtPrivateKeyPem, iss: config.auth.issuer, aud: config.auth.audience },
     {
       sub: values.sub,
@@ -37,10 +37,4 @@ async function main() {
       extra: values['step-up'] ? { amr: ['mfa'], auth_time: Math.floor(Date.now() / 1000), jti: randomUUID() } : undefined,
     },
   );
-  process.stdout.write(`${token}\n`);
 }
-
-main().catch((error) => {
-  console.error((error as Error).message);
-  process.exit(1);
-});

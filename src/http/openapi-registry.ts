@@ -8,7 +8,7 @@ export const bearerAuth = openapi.registerComponent('securitySchemes', 'appToken
   type: 'http',
   scheme: 'bearer',
   bearerFormat: 'JWT',
-  description: 'App user token from the identity service (`npm run token -- --sub alice` on the embedded instance).',
+  description: 'App user token from the identity service (`kalos token --sub alice`, or `npm run token -- --sub alice`, on the embedded instance).',
 });
 
 export const errorSchema = z

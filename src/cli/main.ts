@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { createGateway, Gateway } from '../app/context';
+import { Env, loadConfig } from '../config';
+import { resolveKeyMaterial } from '../config/key-material';
+import { connectDatabase } from '../db/connect';
+import { BlindIndex } from '../privacy/keyring';
+import { BLOCKLIST_USAGE, runBlocklistCommand } from './blocklist';
+import { MIGRATE_USAGE, runMigrateCommand } from './migrate';
+import { OPS_USAGE, runOpsCommand } from './ops';
+import { RECONCILE_USAGE, runReconcileCommand } from './reconcile';
+import { runTokenCommand, TOKEN_USAGE } from './token';
+
+/** What every command is given: the environment its settings are read from (tests pass their own). */
+export interface CliDeps {
+  env: Env;
+}
+
+export interface Command {
+  name: string;
+  /** One line for `kalos --help`. */
+  summary: string;
+  /** What `kalos <name> --help` prints. */
+  usage: string;
+  /** Returns what is printed on stdout; a thrown error's message goes to stderr with exit status 1. */
+  run(args: string[], deps: CliDeps): Promise<string>;
+}
+
+/** Runs `work` on a whole gateway (migrated database, keys, providers, Redis) and closes it, whatever happens. */
+async function withGateway(deps: CliDeps, work: (gateway: Gateway) => Promise<string>): Promise<string> {
+  const gateway = await createGateway(loadConfig(deps.env));
+  try {
+    return await work(gateway);
+  } finally {
+    await gateway.close();
+  }
+}
+
+/**
+ * The commands of `kalos`. To add one, write `src/cli/<name>.ts` exporting `run<Name>Command(args, …)` and its
+ * usage text, then add one row here: `kalos --help`, `kalos <name> --help`, the image (`docker run … kalos
+ * <name>`) and `npm run kalos -- <name>` all pick it up. Use `withGateway` when the command needs the domain
+ * services; open only what it needs otherwise (migrate, blocklist), so it starts fast and holds one connection.
+ */
+export const COMMANDS: Command[] = [
+  {
+    name: 'migrate',
+    summary: 'apply pending database migrations, then exit (a release step)',
+    usage: MIGRATE_USAGE,
+    run: (args, deps) => runMigrateCommand(args, loadConfig(deps.env)),
+  },
+  {
+    name: 'reconcile',
+    summary: 'settle payments whose webhook never came, expire unpaid checkouts, purge old keys (cron)',
+    usage: RECONCILE_USAGE,
+    run: (args, deps) => withGateway(deps, (gateway) => runReconcileCommand(args, gateway)),
+  },
+  {
+    name: 'ops',
+    summary: 'staff actions: approve or reject a held payment, refund one',
+    usage: OPS_USAGE,
+    run: (args, deps) => withGateway(deps, (gateway) => runOpsCommand(args, gateway)),
+  },
+  {
+    name: 'blocklist',
+    summary: 'add, remove or list blocked devices, users and IP addresses',
+    usage: BLOCKLIST_USAGE,
+    run: async (args, deps) => {
+      const config = loadConfig(deps.env);
+      const hasher = new BlindIndex(resolveKeyMaterial(config).blindIndexKey);
+      const database = await connectDatabase({ url: config.database.url, dataDir: config.dataDir, poolSize: 1, migrate: true });
+      try {
+        return await runBlocklistCommand(args, { db: database.db, hasher });
+      } finally {
+        await database.close();
+      }
+    },
+  },
+  {
+    name: 'token',
+    summary: 'an app token from the embedded identity (laptop and test instances only)',
+    usage: TOKEN_USAGE,
+    run: (args, deps) => runTokenCommand(args, loadConfig(deps.env)),
+  },
+];
+
+const HELP_FLAGS = new Set(['--help', '-h', 'help']);
+
+export function topLevelUsage(commands: Command[] = COMMANDS): string {
+  const width = Math.max(...commands.map((command) => command.name.length));
+  return [
+    'usage: kalos <command> [arguments]      (settings come from the environment, as for the gateway)',
+    '',
+    ...commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    '',
+    'kalos <command> --help shows what a command takes.',
+  ].join('\n');
+}
+
+/** Dispatches one command line; `kalos`, `kalos --help` and `kalos <command> --help` print usage and do nothing else. */
+export async function runKalos(argv: string[], deps: CliDeps, commands: Command[] = COMMANDS): Promise<string> {
+  const [name, ...args] = argv;
+  if (name === undefined || HELP_FLAGS.has(name)) return topLevelUsage(commands);
+  const command = commands.find((candidate) => candidate.name === name);
+  if (!command) throw new Error(`kalos: unknown command "${name}"\n\n${topLevelUsage(commands)}`);
+  if (args.some((arg) => arg === '--help' || arg === '-h')) return command.usage;
+  return command.run(args, deps);
+}
+
+if (require.main === module) {
+  runKalos(process.argv.slice(2), { env: process.env }).then(
+    (output) => {
+      if (output) process.stdout.write(`${output}\n`);
+    },
+    (error) => {
+      process.stderr.write(`${(error as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
