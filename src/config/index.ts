@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { envBoolean, envOptionalBoolean, envInt, envSecret, envString, envUrl } from './env';
-import { ConfigError, Env, parseSettings, SettingIssue } from './settings';
+import { ConfigError, Env, parseSettings, SettingIssue, settingNamesOf } from './settings';
 import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settings';
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
@@ -177,6 +177,11 @@ export function startupWarnings(config: Config): string[] {
     warnings.push(`${open} in production (acknowledged by RISK_FAIL_OPEN_ACKNOWLEDGED): checkouts can pass without risk checks.`);
   }
   return warnings;
+}
+
+/** Every environment name the gateway reads, for checks that a deployment file sets only real settings. */
+export function settingNames(): string[] {
+  return [coreSchema, stripeSettingsSchema, alipaySettingsSchema, riskSettingsSchema].flatMap(settingNamesOf);
 }
 
 /** Reads and validates every setting at once, so start-up reports all problems together, one line each. */
