@@ -4,6 +4,7 @@ import { createGateway, Gateway } from '../app/context';
 import { Env, loadConfig } from '../config';
 import { resolveKeyMaterial } from '../config/key-material';
 import { connectDatabase } from '../db/connect';
+import { createLogger } from '../http/logger';
 import { BlindIndex } from '../privacy/keyring';
 import { BLOCKLIST_USAGE, runBlocklistCommand } from './blocklist';
 import { MIGRATE_USAGE, runMigrateCommand } from './migrate';
@@ -26,9 +27,13 @@ export interface Command {
   run(args: string[], deps: CliDeps): Promise<string>;
 }
 
-/** Runs `work` on a whole gateway (migrated database, keys, providers, Redis) and closes it, whatever happens. */
+/**
+ * Runs `work` on a whole gateway (migrated database, keys, providers, Redis) and closes it, whatever happens.
+ * Its log lines go to stderr, so stdout carries only the command's answer (for scripts and cron mail).
+ */
 async function withGateway(deps: CliDeps, work: (gateway: Gateway) => Promise<string>): Promise<string> {
-  const gateway = await createGateway(loadConfig(deps.env));
+  const config = loadConfig(deps.env);
+  const gateway = await createGateway(config, { logger: createLogger(config.logLevel, process.stderr) });
   try {
     return await work(gateway);
   } finally {
