@@ -65,7 +65,7 @@ export function createApp(gateway: Gateway): Express {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics, publicBaseUrl: config.publicBaseUrl }));
+  app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics }));
   // Webhooks are not limited per IP: providers send bursts from few addresses, and every one is verified.
   app.use(webhooksRouter(gateway.webhooks));
   app.use('/v1', limits.byIp);
