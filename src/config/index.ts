@@ -52,6 +52,7 @@ const coreSchema = z.object({
   IDEMPOTENCY_WAIT_MS: envInt(15_000, 0, 60_000),
   RATE_LIMIT_IP_PER_MINUTE: envInt(600, 1, 1_000_000),
   RATE_LIMIT_USER_PER_MINUTE: envInt(120, 1, 1_000_000),
+  RATE_LIMIT_REDIS_KEY_PREFIX: z.string().min(1).max(64).default('kalos:rl:'),
   SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
   HTTP_HEADERS_TIMEOUT_MS: envInt(20_000, 100, 60_000),
   HTTP_BODY_IDLE_TIMEOUT_MS: envInt(15_000, 100, 30_000),
@@ -96,7 +97,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     },
     idempotencyTtlHours: core.IDEMPOTENCY_TTL_HOURS,
     idempotencyWaitMs: core.IDEMPOTENCY_WAIT_MS,
-    rateLimit: { ipPerMinute: core.RATE_LIMIT_IP_PER_MINUTE, userPerMinute: core.RATE_LIMIT_USER_PER_MINUTE },
+    rateLimit: { ipPerMinute: core.RATE_LIMIT_IP_PER_MINUTE, userPerMinute: core.RATE_LIMIT_USER_PER_MINUTE, redisKeyPrefix: core.RATE_LIMIT_REDIS_KEY_PREFIX },
     shutdownGraceMs: core.SHUTDOWN_GRACE_MS,
     http: {
       headersTimeoutMs: core.HTTP_HEADERS_TIMEOUT_MS,

@@ -39,6 +39,7 @@ export function createApp(gateway: Gateway): Express {
     redis: gateway.redis,
     ipPerMinute: config.rateLimit.ipPerMinute,
     userPerMinute: config.rateLimit.userPerMinute,
+    keyPrefix: config.rateLimit.redisKeyPrefix,
     hashKey: (kind, value) => gateway.blindIndex.hash(kind, value),
   });
   const authenticate = [requireAppUser(gateway.tokens), limits.byUser];

@@ -7,6 +7,8 @@ export interface RateLimitOptions {
   redis?: Redis;
   ipPerMinute: number;
   userPerMinute: number;
+  /** Start of every key in Redis (then `ip:` or `user:`), so deployments sharing a Redis keep separate budgets. */
+  keyPrefix: string;
   /** Keys are keyed hashes: Redis never holds a raw IP or user id. */
   hashKey: (kind: 'ip' | 'user', value: string) => string;
 }
@@ -35,8 +37,8 @@ async function consume(limit: RateLimiterAbstract, key: string): Promise<void> {
 }
 
 export function createRateLimits(options: RateLimitOptions) {
-  const perIp = limiter(options.redis, 'kalos:rl:ip', options.ipPerMinute);
-  const perUser = limiter(options.redis, 'kalos:rl:user', options.userPerMinute);
+  const perIp = limiter(options.redis, `${options.keyPrefix}ip`, options.ipPerMinute);
+  const perUser = limiter(options.redis, `${options.keyPrefix}user`, options.userPerMinute);
   return {
     byIp: async (req: Request, _res: Response, next: NextFunction) => {
       await consume(perIp, options.hashKey('ip', req.ip ?? 'unknown'));
