@@ -11,6 +11,8 @@ export interface RateLimitOptions {
   keyPrefix: string;
   /** Keys are keyed hashes: Redis never holds a raw IP or user id. */
   hashKey: (kind: 'ip' | 'user', value: string) => string;
+  /** Told of every refusal (for the refusals metric). */
+  onRefused?: (scope: 'ip' | 'user') => void;
 }
 
 function limiter(redis: Redis | undefined, keyPrefix: string, points: number): RateLimiterAbstract {
@@ -27,11 +29,13 @@ function tooMany(rejection: RateLimiterRes): ApiError {
   });
 }
 
-async function consume(limit: RateLimiterAbstract, key: string): Promise<void> {
+async function consume(limit: RateLimiterAbstract, key: string, refused: () => void): Promise<void> {
   try {
     await limit.consume(key);
   } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) throw tooMany(rejection);
+    if (!(rejection instanceof RateLimiterRes)) throw rejection;
+    refused();
+    throw tooMany(rejection);
     throw rejection;
   }
 }
@@ -41,12 +45,12 @@ export function createRateLimits(options: RateLimitOptions) {
   const perUser = limiter(options.redis, `${options.keyPrefix}user`, options.userPerMinute);
   return {
     byIp: async (req: Request, _res: Response, next: NextFunction) => {
-      await consume(perIp, options.hashKey('ip', req.ip ?? 'unknown'));
+      await consume(perIp, options.hashKey('ip', req.ip ?? 'unknown'), () => options.onRefused?.('ip'));
       next();
     },
     /** Runs after authentication, so it counts the verified subject. */
     byUser: async (_req: Request, res: Response, next: NextFunction) => {
-      await consume(perUser, options.hashKey('user', (res.locals.user as { id: string }).id));
+      await consume(perUser, options.hashKey('user', (res.locals.user as { id: string }).id), () => options.onRefused?.('user'));
       next();
     },
   };
