@@ -11,6 +11,7 @@ import { signAppToken } from '../../src/auth/embedded-issuer';
 import { loadConfig } from '../../src/config';
 import { resolveKeyMaterial } from '../../src/config/key-material';
 import { createTestDatabase, dropTestDatabase } from '../support/databases';
+import { seedEmbeddedDatabase } from '../support/embedded-template';
 import { aDevice, checkout, startTestGateway, TestGateway } from '../support/gateway';
 
 /** A TCP relay in front of the test Redis that can be cut, to take "Redis" away from a running gateway. */
@@ -136,6 +137,7 @@ describe('rules file at start-up and on SIGHUP', () => {
   const shipped = fs.readFileSync(DEFAULT_RULES_FILE, 'utf8');
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'risk-rules-'));
+    if (!process.env.TEST_DATABASE_URL) seedEmbeddedDatabase(dir);
     rulesFile = path.join(dir, 'rules.json');
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config';
 import { secretsFile } from '../../src/config/key-material';
 import { createLogger } from '../../src/http/logger';
 import { createTestDatabase, dropTestDatabase } from './databases';
+import { seedEmbeddedDatabase } from './embedded-template';
 import { deleteTestRedisKeys, testRedisUrl, uniquePrefix } from './redis';
 
 export interface TestGateway {
@@ -48,6 +49,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const ownsDatabase = !options.env?.DATABASE_URL;
   const databaseUrl = options.embedded ? undefined : (options.env?.DATABASE_URL ?? (await createTestDatabase()));
   const dataDir = options.env?.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-test-'));
+  if (!databaseUrl && !options.env?.DATA_DIR) seedEmbeddedDatabase(dataDir);
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
@@ -62,6 +64,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const server = await startServer(gateway, { host: '127.0.0.1', port: 0 });
   const issuer = gateway.keys.embeddedJwt!;
   const siblingDataDir = databaseUrl ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-test-'));
+  if (siblingDataDir) seedEmbeddedDatabase(siblingDataDir);
   if (siblingDataDir && fs.existsSync(secretsFile(dataDir))) fs.copyFileSync(secretsFile(dataDir), secretsFile(siblingDataDir));
   return {
     gateway,
