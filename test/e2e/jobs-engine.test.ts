@@ -37,8 +37,8 @@ const enqueueAll = (gateway: Gateway, jobs: Array<{ n: number; fail?: boolean }>
     for (const job of jobs) await gateway.jobs.enqueue(tx, 'test-record', job);
   });
 
-const jobCount = async (gateway: Gateway, where: string) =>
-  Number((await gateway.db.one<{ count: string }>(`SELECT count(*) AS count FROM pgboss.job WHERE name = 'test-record' AND ${where}`))!.count);
+const jobCount = async (gateway: Gateway, where: string, queue = 'test-record') =>
+  Number((await gateway.db.one<{ count: string }>(`SELECT count(*) AS count FROM pgboss.job WHERE name = $1 AND ${where}`, [queue]))!.count);
 
 const metricLines = async (test: TestGateway) =>
   (await test.http.get('/metrics')).text.split('\n').filter((line) => line.startsWith('kalos_jobs_total{queue="test-record"'));
@@ -48,6 +48,7 @@ const onPostgres = serverUrl() ? describe : describe.skip;
 onPostgres('the job engine with two instances on one PostgreSQL database', () => {
   let first: TestGateway;
   let second: TestGateway;
+  let passive: TestGateway;
   const runs: Run[] = [];
   const attempts = new Map<number, number>();
 
@@ -55,26 +56,29 @@ onPostgres('the job engine with two instances on one PostgreSQL database', () =>
     const env = { JOBS_RETENTION_CRON: '0 4 * * *', JOBS_RECONCILE_CRON: 'off', JOBS_POLL_SECONDS: '1' };
     first = await startTestGateway({ env });
     second = await startTestGateway({ env: { ...first.sharedEnv, ...env } });
+    passive = await startTestGateway({ env: { ...first.sharedEnv, ...env, JOBS_ENABLED: 'false' } });
     // Both start at once, as replicas do: pg-boss's migrator decides which one installs its schema.
     await Promise.all([
       startJobs(first.gateway, [recordingJob('first', runs, attempts), ...gatewayJobs(first.gateway)]),
       startJobs(second.gateway, [recordingJob('second', runs, attempts), ...gatewayJobs(second.gateway)]),
+      startJobs(passive.gateway, [recordingJob('passive', runs, attempts), ...gatewayJobs(passive.gateway)]),
     ]);
   });
 
   afterAll(async () => {
+    await passive?.stop();
     await second?.stop();
     await first?.stop();
   });
 
-  it('runs every job enqueued in a transaction exactly once, whichever instance takes it', async () => {
+  it('runs every job enqueued in a transaction exactly once, whichever instance takes it, and none on one with JOBS_ENABLED=false', async () => {
     const jobs = Array.from({ length: 12 }, (_, n) => ({ n, fail: n === 7 }));
-    await enqueueAll(first.gateway, jobs);
+    await enqueueAll(passive.gateway, jobs);
 
     await eventually(async () => (await jobCount(first.gateway, `state = 'completed'`)) === 12, 'all 12 jobs to complete', 40_000);
     expect(runs.map((run) => run.n).sort((a, b) => a - b)).toEqual(jobs.map((job) => job.n));
     expect(attempts.get(7)).toBe(2);
-    expect(new Set(runs.map((run) => run.instance))).toEqual(new Set(['first', 'second']));
+    expect(runs.filter((run) => run.instance === 'passive')).toEqual([]);
   }, 60_000);
 
   it('never runs a job whose transaction rolled back', async () => {
@@ -110,11 +114,23 @@ describe('the job engine on the embedded database', () => {
 
   beforeAll(async () => {
     test = await startTestGateway({ embedded: true, env: { JOBS_POLL_SECONDS: '1' } });
-    await startJobs(test.gateway, [recordingJob('embedded', runs, new Map())]);
+    await startJobs(test.gateway, [recordingJob('embedded', runs, new Map()), ...gatewayJobs(test.gateway)]);
   });
 
   afterAll(async () => {
     await test?.stop();
+  });
+
+  it('runs the gateway\'s own reconcile and retention jobs', async () => {
+    await test.gateway.db.transaction(async (tx) => {
+      await test.gateway.jobs.enqueue(tx, 'reconcile', {});
+      await test.gateway.jobs.enqueue(tx, 'retention', {});
+    });
+
+    await eventually(
+      async () => (await jobCount(test.gateway, `state = 'completed'`, 'reconcile')) + (await jobCount(test.gateway, `state = 'completed'`, 'retention')) === 2,
+      'reconcile and retention to complete',
+    );
   });
 
   it('installs its schema, and runs a job enqueued in a transaction on the one connection', async () => {
