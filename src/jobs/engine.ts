@@ -86,11 +86,14 @@ export function createJobEngine(deps: JobEngineDeps) {
     });
   }
 
-  /** Registers the schedule from settings (or removes it when set to off), once in the shared schedule table. */
+  /**
+   * Registers the schedule from settings (or removes it when set to off), once in the shared schedule
+   * table. A tick missed while every instance was down is sent once when one comes back, not skipped.
+   */
   async function schedule(started: PgBoss, name: string): Promise<void> {
     if (!(name in deps.settings.schedules)) return;
     const cron = deps.settings.schedules[name];
-    if (cron) await started.schedule(name, cron, {}, { tz: 'UTC' });
+    if (cron) await started.schedule(name, cron, {}, { tz: 'UTC', missed: 'once' });
     else await started.unschedule(name);
   }
 
