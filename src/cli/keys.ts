@@ -1,22 +1,37 @@
 import { parseArgs } from 'node:util';
 import { createGateway, Gateway } from '../app/context';
 import { loadConfig } from '../config';
-import { MasterKeyring } from '../privacy/keyring';
+import { BlindIndex, MasterKeyring } from '../privacy/keyring';
+import { rehashBlindIndex } from '../privacy/rehash';
 import { dataKeysByMasterKey, rewrapSubjectKeys } from '../privacy/rewrap';
 
 export const KEYS_USAGE = [
   'usage: npm run keys -- status                      how many data keys each master key wraps',
   '       npm run keys -- rewrap [--batch-size N]     re-wrap every data key under the active (first) key of ENCRYPTION_KEYS',
+  '       npm run keys -- rehash-blind-index          gateways stopped: move every hash from BLIND_INDEX_KEY to BLIND_INDEX_KEY_NEXT',
 ].join('\n');
+
+export type KeysDeps = Pick<Gateway, 'db' | 'keys' | 'vault' | 'blindIndex'> & {
+  /** Where BLIND_INDEX_KEY_NEXT is read from: the environment, never an argument (which shell history keeps). */
+  env: Record<string, string | undefined>;
+};
+
+/** The new blind-index key, validated like BLIND_INDEX_KEY. */
+function nextBlindIndex(env: KeysDeps['env']): BlindIndex {
+  const text = env.BLIND_INDEX_KEY_NEXT?.trim();
+  if (!text) throw new Error('BLIND_INDEX_KEY_NEXT must hold the new blind-index key (base64, at least 32 bytes)');
+  return new BlindIndex(Buffer.from(text, 'base64'));
+}
 
 const DEFAULT_BATCH_SIZE = 500;
 
 /**
- * Master key rotation (docs/data-lifecycle.md): put the new key first in ENCRYPTION_KEYS, keeping the old
- * ones after it, restart, run `rewrap`; once it reports 0 remaining, remove the old keys. Safe to run
- * while the gateway serves, and again after an interruption.
+ * Key rotation (docs/data-lifecycle.md). Master keys: put the new key first in ENCRYPTION_KEYS, keeping
+ * the old ones after it, restart, run `rewrap`; once it reports 0 remaining, remove the old keys. Safe to
+ * run while the gateway serves, and again after an interruption. The blind-index key: with the gateways
+ * stopped, `rehash-blind-index`, then start them with the new key.
  */
-export async function runKeysCommand(args: string[], gateway: Pick<Gateway, 'db' | 'keys'>): Promise<string> {
+export async function runKeysCommand(args: string[], gateway: KeysDeps): Promise<string> {
   const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { 'batch-size': { type: 'string' } } });
   const keyring = new MasterKeyring(gateway.keys.masterKeys);
   switch (positionals.length === 1 ? positionals[0] : undefined) {
@@ -32,6 +47,14 @@ export async function runKeysCommand(args: string[], gateway: Pick<Gateway, 'db'
       const next = remaining === 0 ? `master keys other than ${keyring.activeId} now wrap nothing and can be removed` : 'run it again to finish';
       return `rewrapped ${rewrapped} data keys under ${keyring.activeId}; ${remaining} remaining: ${next}`;
     }
+    case 'rehash-blind-index': {
+      const outcome = await rehashBlindIndex({ db: gateway.db, vault: gateway.vault, keyring, from: gateway.blindIndex, to: nextBlindIndex(gateway.env) });
+      return [
+        `rehashed ${outcome.rehashed} subjects (${outcome.alreadyDone} were done already, ${outcome.unreadable} have no readable payment left)`,
+        `deleted ${outcome.idempotencyKeysDeleted} idempotency keys and ${outcome.blocklistEntriesDeleted} blocklist entries: re-enter the blocklist from its source`,
+        'now set BLIND_INDEX_KEY to the new key and start the gateways',
+      ].join('\n');
+    }
     default:
       throw new Error(KEYS_USAGE);
   }
@@ -40,7 +63,7 @@ export async function runKeysCommand(args: string[], gateway: Pick<Gateway, 'db'
 async function main() {
   const gateway = await createGateway(loadConfig());
   try {
-    console.log(await runKeysCommand(process.argv.slice(2), gateway));
+    console.log(await runKeysCommand(process.argv.slice(2), { ...gateway, env: process.env }));
   } finally {
     await gateway.close();
   }

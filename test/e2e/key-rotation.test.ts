@@ -44,15 +44,15 @@ describe('master key rotation with keys rewrap', () => {
   it('re-wraps every data key under the new key in resumable batches', async () => {
     const rotating = await start(`${newKey},${oldKey}`);
     try {
-      expect(await runKeysCommand(['status'], rotating.gateway)).toBe('k2025: 3 data keys');
+      expect(await runKeysCommand(['status'], { ...rotating.gateway, env: {} })).toBe('k2025: 3 data keys');
 
       const interrupted = await rewrapSubjectKeys(rotating.gateway.db, new MasterKeyring(rotating.gateway.keys.masterKeys), { batchSize: 2, maxBatches: 1 });
       expect(interrupted).toEqual({ rewrapped: 2, remaining: 1 });
 
-      expect(await runKeysCommand(['rewrap', '--batch-size', '2'], rotating.gateway)).toBe(
+      expect(await runKeysCommand(['rewrap', '--batch-size', '2'], { ...rotating.gateway, env: {} })).toBe(
         'rewrapped 1 data keys under k2026; 0 remaining: master keys other than k2026 now wrap nothing and can be removed',
       );
-      expect(await runKeysCommand(['status'], rotating.gateway)).toBe('k2026: 3 data keys (active)');
+      expect(await runKeysCommand(['status'], { ...rotating.gateway, env: {} })).toBe('k2026: 3 data keys (active)');
     } finally {
       await rotating.stop();
     }
@@ -79,8 +79,8 @@ describe('master key rotation with keys rewrap', () => {
   it('refuses what it does not know, with its usage', async () => {
     const after = await start(newKey);
     try {
-      await expect(runKeysCommand(['rotate'], after.gateway)).rejects.toThrow(/^usage: npm run keys -- status/);
-      await expect(runKeysCommand(['rewrap', '--batch-size', '0'], after.gateway)).rejects.toThrow('--batch-size takes a whole number');
+      await expect(runKeysCommand(['rotate'], { ...after.gateway, env: {} })).rejects.toThrow(/^usage: npm run keys -- status/);
+      await expect(runKeysCommand(['rewrap', '--batch-size', '0'], { ...after.gateway, env: {} })).rejects.toThrow('--batch-size takes a whole number');
     } finally {
       await after.stop();
     }
