@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { createGateway, Gateway } from '../app/context';
-import { loadConfig } from '../config';
+import type { Gateway } from '../app/context';
 import { BlindIndex, MasterKeyring } from '../privacy/keyring';
 import { rehashBlindIndex } from '../privacy/rehash';
 import { dataKeysByMasterKey, rewrapSubjectKeys } from '../privacy/rewrap';
+import { runStandalone } from './standalone';
 
 export const KEYS_USAGE = [
   'usage: npm run keys -- status                      how many data keys each master key wraps',
@@ -60,18 +60,4 @@ export async function runKeysCommand(args: string[], gateway: KeysDeps): Promise
   }
 }
 
-async function main() {
-  const gateway = await createGateway(loadConfig());
-  try {
-    console.log(await runKeysCommand(process.argv.slice(2), { ...gateway, env: process.env }));
-  } finally {
-    await gateway.close();
-  }
-}
-
-if (require.main === module) {
-  main().catch((error) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  });
-}
+if (require.main === module) runStandalone((args, gateway) => runKeysCommand(args, { ...gateway, env: process.env }));
