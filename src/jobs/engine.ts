@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Db, PgBoss, Queue } from 'pg-boss';
+import type { Db, PgBoss, Queue, SendOptions } from 'pg-boss';
 import type { Database, Sql } from '../db/database';
 import type { Metrics } from '../ops/metrics';
 import type { JobsSettings } from './settings';
@@ -125,11 +125,13 @@ export function createJobEngine(deps: JobEngineDeps) {
 
     /**
      * Adds a job in the caller's transaction (`db.transaction(tx => …)`): it commits or rolls back with the
-     * change that needs it. Returns the job id, or null when the queue's policy already holds one.
+     * change that needs it. `startAfter` (seconds, or a date) defers it, e.g. to look again later at
+     * something that must settle first; `singletonKey` keeps one job per key on a policy queue. Returns the
+     * job id, or null when the queue's policy already holds one.
      */
-    async enqueue(tx: Sql, name: string, payload: object): Promise<string | null> {
+    async enqueue(tx: Sql, name: string, payload: object, options: Pick<SendOptions, 'startAfter' | 'singletonKey'> = {}): Promise<string | null> {
       if (!boss) throw new Error('The job engine is not started (startJobs): jobs cannot be enqueued');
-      return boss.send(name, payload, { db: transactionAdapter(tx) });
+      return boss.send(name, payload, { ...options, db: transactionAdapter(tx) });
     },
 
     async stop(): Promise<void> {

@@ -81,6 +81,15 @@ onPostgres('the job engine with two instances on one PostgreSQL database', () =>
     expect(runs.filter((run) => run.instance === 'passive')).toEqual([]);
   }, 60_000);
 
+  it('holds a deferred job until its time', async () => {
+    await first.gateway.db.transaction((tx) => first.gateway.jobs.enqueue(tx, 'test-record', { n: 500 }, { startAfter: 3600 }));
+    await enqueueAll(first.gateway, [{ n: 501 }]);
+
+    await eventually(() => runs.some((run) => run.n === 501), 'the job enqueued after it to run');
+    expect(runs.some((run) => run.n === 500)).toBe(false);
+    expect(await jobCount(first.gateway, `data->>'n' = '500' AND state = 'created' AND start_after > now() + interval '59 minutes'`)).toBe(1);
+  });
+
   it('never runs a job whose transaction rolled back', async () => {
     await expect(
       first.gateway.db.transaction(async (tx) => {
@@ -97,7 +106,7 @@ onPostgres('the job engine with two instances on one PostgreSQL database', () =>
       lines.filter((line) => line.includes(`outcome="${outcome}"`)).reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
     const lines = [...(await metricLines(first)), ...(await metricLines(second))];
 
-    expect(total(lines, 'completed')).toBe(12);
+    expect(total(lines, 'completed')).toBe(13);
     expect(total(lines, 'failed')).toBe(1);
   });
 
