@@ -98,10 +98,6 @@ export function createJobEngine(deps: JobEngineDeps) {
   }
 
   return {
-    get started(): boolean {
-      return boss !== undefined;
-    },
-
     /**
      * Installs or upgrades pg-boss's schema (its migrator holds an advisory lock, so instances starting
      * together agree), creates the queues, and — when JOBS_ENABLED — registers schedules and workers.
