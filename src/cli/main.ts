@@ -7,6 +7,7 @@ import { connectDatabase } from '../db/connect';
 import { createLogger } from '../http/logger';
 import { BlindIndex } from '../privacy/keyring';
 import { BLOCKLIST_USAGE, runBlocklistCommand } from './blocklist';
+import { KEYS_USAGE, runKeysCommand } from './keys';
 import { MIGRATE_USAGE, runMigrateCommand } from './migrate';
 import { OPS_USAGE, runOpsCommand } from './ops';
 import { RECONCILE_USAGE, runReconcileCommand } from './reconcile';
@@ -80,6 +81,12 @@ export const COMMANDS: Command[] = [
         await database.close();
       }
     },
+  },
+  {
+    name: 'keys',
+    summary: 'master-key rotation (status, rewrap) and blind-index re-keying',
+    usage: KEYS_USAGE,
+    run: (args, deps) => withGateway(deps, (gateway) => runKeysCommand(args, { ...gateway, env: deps.env })),
   },
   {
     name: 'token',

@@ -21,6 +21,7 @@ export function createMetrics() {
     providerCalls: histogram('kalos_provider_call_duration_seconds', 'Calls to a payment provider by provider, operation and outcome (ok, retryable, indeterminate, terminal, error)', ['provider', 'operation', 'outcome'], [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     providerErrors: counter('kalos_provider_errors_total', 'Failed provider calls by provider, operation and kind (retryable, indeterminate, terminal, error)', ['provider', 'operation', 'kind']),
     webhookLag: histogram('kalos_webhook_lag_seconds', 'Time from the provider’s own event time to our receipt of the verified webhook, by provider', ['provider'], [1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 24 * 3600]),
+    jobs: counter('kalos_jobs_total', 'Jobs run by this instance, by queue and outcome (completed, failed: a failed job is retried per its queue)', ['queue', 'outcome']),
   };
 }
 
