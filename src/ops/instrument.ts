@@ -2,7 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { Database } from '../db/database';
-import type { ProviderRegistry } from '../providers/registry';
+import { ProviderRegistry } from '../providers/registry';
 import { PaymentProvider, ProviderError } from '../providers/types';
 import type { RiskAssessment, RiskRuntime } from '../risk';
 import type { RuleHit } from '../risk/rules';
@@ -26,7 +26,7 @@ function instrumentProvider(provider: PaymentProvider, metrics: Metrics): Paymen
       async (input: never) => {
         const stop = metrics.providerCalls.startTimer({ provider: provider.name, operation });
         try {
-          const result = await (provider[operation] as (input: never) => Promise<unknown>)(input);
+          const result = await (provider[operation] as (input: never) => Promise<unknown>).call(provider, input);
           stop({ outcome: 'ok' });
           return result;
         } catch (error) {
@@ -38,8 +38,12 @@ function instrumentProvider(provider: PaymentProvider, metrics: Metrics): Paymen
       },
     ]),
   );
-  return Object.assign(Object.create(provider) as PaymentProvider, timed, {
-    async parseWebhook(request: Parameters<PaymentProvider['parseWebhook']>[0]) {
+  return {
+    name: provider.name,
+    capabilities: provider.capabilities,
+    webhookReply: (outcome) => provider.webhookReply(outcome),
+    ...(timed as Pick<PaymentProvider, (typeof PROVIDER_CALLS)[number]>),
+    async parseWebhook(request) {
       const event = await provider.parseWebhook(request);
       if ('occurredAt' in event && event.occurredAt) {
         metrics.webhookLag.observe({ provider: provider.name }, Math.max(0, (Date.now() - event.occurredAt.getTime()) / 1000));
@@ -47,19 +51,12 @@ function instrumentProvider(provider: PaymentProvider, metrics: Metrics): Paymen
       if ('ref' in event) notePaymentId(event.ref.paymentId);
       return event;
     },
-  });
+  };
 }
 
 /** The same registry, with every provider instrumented. */
 export function instrumentProviders(registry: ProviderRegistry, metrics: Metrics): ProviderRegistry {
-  const wrapped = new Map(registry.names.map((name) => [name, instrumentProvider(registry.get(name)!, metrics)]));
-  return Object.assign(Object.create(registry) as ProviderRegistry, {
-    forCheckout(name: Parameters<ProviderRegistry['forCheckout']>[0]) {
-      registry.forCheckout(name); // refuses a provider not enabled here, as before
-      return wrapped.get(name)!;
-    },
-    get: (name: string) => wrapped.get(name as never),
-  });
+  return new ProviderRegistry(registry.names.map((name) => instrumentProvider(registry.get(name)!, metrics)));
 }
 
 const hitsOf = (assessment: RiskAssessment): RuleHit[] => (assessment.journal as { hits?: RuleHit[] } | undefined)?.hits ?? [];
@@ -69,8 +66,16 @@ const hitsOf = (assessment: RiskAssessment): RuleHit[] => (assessment.journal as
  * decision, score, rule ids and the payment id. Never the features (they hold hashed identifiers).
  */
 export function instrumentRiskEngine(engine: RiskRuntime, metrics: Metrics, logger: Logger): RiskRuntime {
-  return Object.assign(Object.create(engine) as RiskRuntime, {
-    async assess(...args: Parameters<RiskRuntime['assess']>) {
+  // Every member delegates to the engine itself, so its own state (the rules SIGHUP reloads) stays in one place.
+  return {
+    record: (...args) => engine.record(...args),
+    ...(engine.paymentStatusChanged ? { paymentStatusChanged: (change) => engine.paymentStatusChanged!(change) } : {}),
+    reload: () => engine.reload(),
+    get rulesetVersion() {
+      return engine.rulesetVersion;
+    },
+    close: () => engine.close(),
+    async assess(...args) {
       const assessment = await engine.assess(...args);
       const hits = hitsOf(assessment);
       const failMode = Boolean(assessment.failMode);
@@ -90,7 +95,7 @@ export function instrumentRiskEngine(engine: RiskRuntime, metrics: Metrics, logg
       );
       return assessment;
     },
-  });
+  };
 }
 
 /** The database pool, read at each scrape: connections open, idle, and callers waiting for one. */
