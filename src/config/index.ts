@@ -5,6 +5,7 @@ import { ConfigError, Env, parseSettings, SettingIssue } from './settings';
 import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settings';
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
+import { rightsSettingsSchema, RightsSettings } from '../rights/settings';
 import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
 
 export { ConfigError } from './settings';
@@ -62,7 +63,7 @@ const coreSchema = z.object({
 
 export type Config = ReturnType<typeof buildConfig>;
 
-function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings) {
+function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings, rights: RightsSettings) {
   const production = core.NODE_ENV === 'production';
   const port = core.PORT;
   return {
@@ -108,6 +109,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     stripe,
     alipay,
     risk,
+    rights,
   };
 }
 
@@ -185,17 +187,19 @@ export function loadConfig(env: Env = process.env): Config {
   const stripe = parseSettings(stripeSettingsSchema, env);
   const alipay = parseSettings(alipaySettingsSchema, env);
   const risk = parseSettings(riskSettingsSchema, env);
+  const rights = parseSettings(rightsSettingsSchema, env);
   const issues = [
     ...core.issues,
     ...stripe.issues,
     ...alipay.issues,
     ...risk.issues,
+    ...rights.issues,
     ...productionIssues(env),
     ...failOpenIssues(core.value?.NODE_ENV === 'production', risk.value),
   ];
   if (core.value && core.value.HTTP_HEADERS_TIMEOUT_MS > core.value.HTTP_REQUEST_TIMEOUT_MS) {
     issues.push({ setting: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS' });
   }
-  if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
-  return buildConfig(core.value, stripe.value, alipay.value, risk.value);
+  if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value || !rights.value) throw new ConfigError(issues);
+  return buildConfig(core.value, stripe.value, alipay.value, risk.value, rights.value);
 }
