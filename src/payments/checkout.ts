@@ -4,9 +4,10 @@ import type { Catalog, CatalogItem } from '../catalog/catalog';
 import type { Database, Sql } from '../db/database';
 import type { PersonalDataVault } from '../privacy/vault';
 import type { ProviderRegistry } from '../providers/registry';
-import { PaymentProvider, ProviderError } from '../providers/types';
+import { PaymentProvider, ProviderError, ProviderName } from '../providers/types';
+import { refuseUnconsentedMinor } from '../rights/minors';
 import type { RiskAssessment, RiskEngine } from '../risk/types';
-import { ApiError, invalidRequest, paymentBlocked, permissionDenied } from '../shared/errors';
+import { ApiError, invalidRequest, paymentBlocked } from '../shared/errors';
 import { newId } from '../shared/ids';
 import { MAX_AMOUNT, Money } from '../shared/money';
 import type { Logger } from 'pino';
@@ -37,6 +38,8 @@ export interface CheckoutDeps {
   /** How long a request waits for another request holding the same key before answering 409. */
   inProgressWaitMs: number;
   logger: Logger;
+  /** Refuses a checkout before anything is stored (data residency: src/rights/residency.ts). */
+  beforeCheckout?: (userHash: string, provider: ProviderName) => Promise<void>;
 }
 
 export interface CheckoutCommand {
@@ -54,12 +57,6 @@ const STATUS_FOR_DECISION: Record<RiskAssessment['decision'], PaymentStatus> = {
 };
 
 const POLL_MS = 50;
-
-function refusalFor(assessment: RiskAssessment): ApiError {
-  return assessment.blockCode === 'guardian_consent_required'
-    ? permissionDenied('guardian_consent_required', 'A guardian must consent before this account can make payments.')
-    : paymentBlocked();
-}
 
 /** A refusal stored as the key's answer; it names the payment it kept, so the app can ask for the decision. */
 const errorResponse = (error: ApiError, paymentId: string): StoredResponse => ({
@@ -149,6 +146,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
       },
       tx,
     );
+    refuseUnconsentedMinor(assessment);
     const status = STATUS_FOR_DECISION[assessment.decision];
     const captureMethod = assessment.decision === 'review' && provider.capabilities.manualCapture ? 'manual' : 'automatic';
     await insertPayment(tx, command, { id, userHash: scope.userHash, deviceHash, status, assessment, item, money, captureMethod });
@@ -158,7 +156,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
       await attachPayment(tx, scope, id);
       return { payment, lease };
     }
-    const response = status === 'blocked' ? errorResponse(refusalFor(assessment), id) : { status: 201, body: paymentView(payment) };
+    const response = status === 'blocked' ? errorResponse(paymentBlocked(), id) : { status: 201, body: paymentView(payment) };
     await completeIdempotencyKey(tx, scope, lease, response, id);
     return { response };
   }
@@ -228,6 +226,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
 
   async function checkout(command: CheckoutCommand): Promise<StoredResponse> {
     const scope = idempotencyScope(deps.vault.blindIndex, deps.vault.userHash(command.user.id), command.idempotencyKey, command.request);
+    await deps.beforeCheckout?.(scope.userHash, command.request.provider);
     const deadline = Date.now() + deps.inProgressWaitMs;
     for (;;) {
       const step = await deps.db.transaction(async (tx) => {
