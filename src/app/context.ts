@@ -14,6 +14,8 @@ import { BlindIndex, MasterKeyring } from '../privacy/keyring';
 import { PersonalDataVault, unconfiguredMasterKeyIds } from '../privacy/vault';
 import { createProviderRegistry } from '../providers/registry';
 import { createRiskEngine } from '../risk';
+import { createIdentityCheck } from '../rights/identity';
+import { createResidencyCheck } from '../rights/residency';
 import { createWebhookService } from '../webhooks/service';
 
 /**
@@ -99,6 +101,10 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     db, catalog, providers, vault, risk, publicBaseUrl: config.publicBaseUrl, idempotencyTtlHours: config.idempotencyTtlHours,
     inProgressWaitMs: config.idempotencyWaitMs,
     logger,
+    beforeCheckout: createResidencyCheck({ db, dataRegion: config.rights.dataRegion }),
+  });
+  const rightsIdentity = createIdentityCheck({
+    tokens, stepUp: config.risk.stepUp, redis, blindIndex, requestsPerHour: config.rights.requestsPerHour,
   });
 
   return {
@@ -118,6 +124,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     webhooks,
     refunds,
     checkout,
+    rightsIdentity,
     /** This instance's own address (set once the server listens): where the sandbox delivers its webhooks by default. */
     selfUrl: undefined as string | undefined,
     async close() {
