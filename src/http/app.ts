@@ -7,6 +7,7 @@ import { opsRouter } from '../ops/routes';
 import { paymentsRouter } from '../payments/routes';
 import { sandboxRouter } from '../providers/sandbox/routes';
 import { riskRouter } from '../risk/routes';
+import { erasureDepsOf } from '../rights/erasure';
 import { rightsRouter } from '../rights/routes';
 import { webhooksRouter } from '../webhooks/routes';
 import { requireAppUser } from './auth';
@@ -77,8 +78,8 @@ export function createApp(gateway: Gateway): Express {
   app.use(
     rightsRouter({
       ...gateway,
+      ...erasureDepsOf(gateway),
       identity: gateway.rightsIdentity,
-      forgetUser: (userHash) => gateway.risk.forgetUser(userHash),
       policyVersion: config.rights.policyVersion,
       exportBatchSize: config.rights.exportBatchSize,
       authenticate,

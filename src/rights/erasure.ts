@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Database, Sql } from '../db/database';
 import type { PersonalDataVault } from '../privacy/vault';
+import type { RiskEngine } from '../risk/types';
 import { newId } from '../shared/ids';
 import { ProvenIdentity, stepUpReused } from './identity';
 
@@ -10,6 +11,11 @@ export interface ErasureDeps {
   /** Drops the subject's velocity counters (Redis or in-process): the risk engine's forgetUser. */
   forgetUser: (userHash: string) => Promise<void>;
   logger: Pick<Logger, 'warn'>;
+}
+
+/** The erasure's dependencies, from a gateway's wiring (the HTTP route, the CLI and the scheduler use the same). */
+export function erasureDepsOf(gateway: { db: Database; vault: PersonalDataVault; risk: RiskEngine; logger: Pick<Logger, 'warn'> }): ErasureDeps {
+  return { db: gateway.db, vault: gateway.vault, forgetUser: (userHash) => gateway.risk.forgetUser(userHash), logger: gateway.logger };
 }
 
 interface ErasureRow {

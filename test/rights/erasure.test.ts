@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { processPendingErasures } from '../../src/rights/erasure';
+import { runErasuresCommand } from '../../src/cli/erasures';
 import { findIdentifiers } from '../support/identifier-scan';
 import { startTestGateway, TestGateway, testRedisUrl } from '../support/gateway';
 import { aPerson, as, checkoutAs, erase, exportOf, grant, paySandbox, Person, sandboxEvent, stepUpToken } from './support';
@@ -120,8 +120,7 @@ describe('erasure', () => {
     expect((await first.http.get('/v1/orders').set(as(person))).body.data).toHaveLength(1);
 
     await sandboxEvent(first, person, paid.body.id, 'dispute.won');
-    const deps = { db: first.gateway.db, vault: first.gateway.vault, forgetUser: first.gateway.risk.forgetUser.bind(first.gateway.risk), logger: first.gateway.logger };
-    expect(await processPendingErasures(deps)).toBeGreaterThanOrEqual(1);
+    expect(await runErasuresCommand(['process'], first.gateway)).toBe('erasures: 1 completed');
     expect((await first.http.get(`/v1/me/erasure/${res.body.id}`).set(as(person))).body.status).toBe('completed');
     expect((await first.http.get('/v1/orders').set(as(person))).body.data).toEqual([]);
     expect(await scan([person.sub, person.device.id as string, person.ip, hashesOf(person).user])).toEqual([]);
