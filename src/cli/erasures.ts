@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { createGateway, Gateway } from '../app/context';
-import { loadConfig } from '../config';
+import type { Gateway } from '../app/context';
 import { erasureDepsOf, processPendingErasures } from '../rights/erasure';
+import { runGatewayCommand } from './gateway-command';
 
 export const ERASURES_USAGE = 'usage: npm run erasures -- process [--limit N]   finish pending erasures whose disputes and refunds have closed';
 
@@ -18,18 +18,4 @@ export async function runErasuresCommand(args: string[], gateway: Gateway): Prom
   return `erasures: ${completed} completed`;
 }
 
-async function main() {
-  const gateway = await createGateway(loadConfig());
-  try {
-    console.log(await runErasuresCommand(process.argv.slice(2), gateway));
-  } finally {
-    await gateway.close();
-  }
-}
-
-if (require.main === module) {
-  main().catch((error) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  });
-}
+if (require.main === module) void runGatewayCommand(runErasuresCommand);
