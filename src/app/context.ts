@@ -101,7 +101,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     db, catalog, providers, vault, risk, publicBaseUrl: config.publicBaseUrl, idempotencyTtlHours: config.idempotencyTtlHours,
     inProgressWaitMs: config.idempotencyWaitMs,
     logger,
-    beforeCheckout: createResidencyCheck({ db, dataRegion: config.rights.dataRegion }),
+    mayReachProvider: createResidencyCheck({ db, dataRegion: config.rights.dataRegion }),
   });
   const rightsIdentity = createIdentityCheck({
     tokens, stepUp: config.risk.stepUp, redis, blindIndex, requestsPerHour: config.rights.requestsPerHour,

@@ -38,8 +38,11 @@ export interface CheckoutDeps {
   /** How long a request waits for another request holding the same key before answering 409. */
   inProgressWaitMs: number;
   logger: Logger;
-  /** Refuses a checkout before anything is stored (data residency: src/rights/residency.ts). */
-  beforeCheckout?: (userHash: string, provider: ProviderName) => Promise<void>;
+  /**
+   * Throws when this user's data may not go to that provider (data residency: src/rights/residency.ts).
+   * Asked before a checkout stores anything, and again before a session is opened later (after step-up).
+   */
+  mayReachProvider?: (userHash: string, provider: ProviderName) => Promise<void>;
 }
 
 export interface CheckoutCommand {
@@ -200,6 +203,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
    */
   async function openSession(payment: Payment): Promise<Payment> {
     if (payment.status !== 'requires_payment') return payment;
+    if (!payment.providerRef) await deps.mayReachProvider?.(payment.userHash, payment.provider);
     try {
       return await ensureSession(payment);
     } catch (error) {
@@ -226,7 +230,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
 
   async function checkout(command: CheckoutCommand): Promise<StoredResponse> {
     const scope = idempotencyScope(deps.vault.blindIndex, deps.vault.userHash(command.user.id), command.idempotencyKey, command.request);
-    await deps.beforeCheckout?.(scope.userHash, command.request.provider);
+    await deps.mayReachProvider?.(scope.userHash, command.request.provider);
     const deadline = Date.now() + deps.inProgressWaitMs;
     for (;;) {
       const step = await deps.db.transaction(async (tx) => {

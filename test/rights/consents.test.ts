@@ -1,6 +1,6 @@
 import { FakeStripeApi } from '../fakes/stripe-api';
 import { startTestGateway, TestGateway } from '../support/gateway';
-import { aPerson, as, checkoutAs, grant, paySandbox, Person } from './support';
+import { aPerson, as, checkoutAs, grant, paySandbox, Person, stepUpToken } from './support';
 
 /** Consents and what they switch: personalised recommendations, and checkouts that send data abroad. */
 let stripe: FakeStripeApi;
@@ -98,6 +98,26 @@ describe('data residency (DATA_REGION=CN)', () => {
     await grant(kalos, person, { cross_border_transfer: false }, '2026-01');
     expect((await checkoutAs(kalos, person, { provider: 'stripe' })).status).toBe(403);
     expect((await checkoutAs(kalos, person, { provider: 'sandbox' })).status).toBe(201); // in-region needs no consent
+  });
+
+  test('a withdrawal between a challenged checkout and its verification keeps the payment from Stripe until consent is back', async () => {
+    const person = await aPerson(kalos, 'verify-abroad');
+    await grant(kalos, person, { cross_border_transfer: true }, '2026-01');
+    const challenged = await checkoutAs(kalos, person, { provider: 'stripe', device: { ...person.device, rooted: true } });
+    expect(challenged.body.status).toBe('requires_verification');
+    await grant(kalos, person, { cross_border_transfer: false }, '2026-01');
+
+    const verify = async () =>
+      kalos.http.post(`/v1/checkouts/${challenged.body.id}/verify`).set(as(person)).send({ step_up_token: await stepUpToken(kalos, person.sub) });
+    const refused = await verify();
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe('cross_border_consent_required');
+    expect(stripe.allIntents().some((intent) => intent.metadata.payment_id === challenged.body.id)).toBe(false);
+
+    await grant(kalos, person, { cross_border_transfer: true }, '2026-01');
+    const resumed = await verify();
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ status: 'requires_payment', next_action: { type: 'stripe_payment_sheet' } });
   });
 });
 
