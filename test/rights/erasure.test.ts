@@ -126,8 +126,8 @@ describe('erasure', () => {
     expect(await scan([person.sub, person.device.id as string, person.ip, hashesOf(person).user])).toEqual([]);
   });
 
-  test('racing a checkout and a webhook for the same user ends consistent, with nothing readable of the erased subject', async () => {
-    const person = await aPerson(first, 'racer');
+  /** One erasure raced by a checkout on the other instance and a payment's webhook; the end state is checked, not the order. */
+  async function raceOnce(person: Person) {
     const open = await checkoutAs(first, person);
     const [erased, racedCheckout, webhook] = await Promise.all([erase(first, person), checkoutAs(second, person), paySandbox(second, person, open.body.id)]);
     expect(erased.status).toBe(202);
@@ -142,10 +142,17 @@ describe('erasure', () => {
       expect(row.device_enc.startsWith(`${key?.id}.`)).toBe(true);
       expect(JSON.parse(await first.gateway.vault.decrypt(first.gateway.db, user, 'payments.device', row.device_enc)).id).toBe(person.device.id);
     }
-    const original = await first.gateway.db.one<{ user_hash: string }>('SELECT user_hash FROM payments WHERE id = $1', [open.body.id]);
-    expect(original!.user_hash).toBe(`erased:${erased.body.id}`);
+    const original = await first.gateway.db.one<{ user_hash: string; status: string }>('SELECT user_hash, status FROM payments WHERE id = $1', [open.body.id]);
+    // The sandbox's pay button finds the payment only while it is still the user's; once erased it is a 404.
+    expect(original).toEqual({ user_hash: `erased:${erased.body.id}`, status: webhook.status === 200 ? 'succeeded' : 'requires_payment' });
+    if (webhook.status !== 200) expect(webhook.status).toBe(404);
+  }
 
-    expect((await erase(first, person)).body.status).toBe('completed');
-    expect(await scan([person.sub, person.device.id as string, person.ip, user])).toEqual([]);
+  test('racing checkouts and webhooks for the same users ends consistent, with nothing readable of the erased subjects', async () => {
+    const people = await Promise.all([0, 1, 2].map(() => aPerson(first, 'racer')));
+    await Promise.all(people.map(raceOnce));
+    for (const person of people) expect((await erase(first, person)).body.status).toBe('completed');
+    const needles = people.flatMap((person) => [person.sub, person.device.id as string, person.ip, hashesOf(person).user]);
+    expect(await scan(needles)).toEqual([]);
   });
 });
