@@ -1,21 +1,25 @@
 import Redis from 'ioredis';
 import { runErasuresCommand } from '../../src/cli/erasures';
+import { FakeStripeApi, signedStripeWebhook } from '../fakes/stripe-api';
 import { findIdentifiers } from '../support/identifier-scan';
 import { startTestGateway, TestGateway, testRedisUrl } from '../support/gateway';
 import { aPerson, as, checkoutAs, erase, exportOf, grant, paySandbox, Person, sandboxEvent, stepUpToken } from './support';
 
 /** Erasure by crypto-shredding, on real PostgreSQL and Redis, with a second instance on the same database. */
+let stripe: FakeStripeApi;
 let first: TestGateway;
 let second: TestGateway;
 const riskPrefix = `kp:test-erasure:${process.pid}:${Date.now()}:`;
 
 beforeAll(async () => {
-  first = await startTestGateway({ redis: true, captureLogs: true, env: { TRUST_PROXY: '1', RISK_REDIS_KEY_PREFIX: riskPrefix } });
+  stripe = await FakeStripeApi.start();
+  first = await startTestGateway({ redis: true, captureLogs: true, env: { ...stripe.env(), TRUST_PROXY: '1', RISK_REDIS_KEY_PREFIX: riskPrefix } });
   second = await startTestGateway({ env: first.sharedEnv, captureLogs: true });
 });
 afterAll(async () => {
   await second?.stop();
   await first?.stop();
+  await stripe?.close();
 });
 
 const hashesOf = (person: Person) => ({
@@ -124,6 +128,30 @@ describe('erasure', () => {
     expect((await first.http.get(`/v1/me/erasure/${res.body.id}`).set(as(person))).body.status).toBe('completed');
     expect((await first.http.get('/v1/orders').set(as(person))).body.data).toEqual([]);
     expect(await scan([person.sub, person.device.id as string, person.ip, hashesOf(person).user])).toEqual([]);
+  });
+
+  test('waits for a refund still pending at Stripe, and completes once Stripe settles it', async () => {
+    const person = await aPerson(first, 'refunding');
+    const paid = await checkoutAs(first, person, { provider: 'stripe' });
+    const intent = stripe.allIntents().find((candidate) => candidate.metadata.payment_id === paid.body.id)!;
+    const stripeSays = async (event: object) => {
+      const { body, signature } = signedStripeWebhook(event);
+      expect((await first.http.post('/v1/webhooks/stripe').set('Content-Type', 'application/json').set('Stripe-Signature', signature).send(body)).status).toBe(200);
+    };
+    stripe.setStatus(intent.id, 'succeeded');
+    await stripeSays(stripe.intentEvent('payment_intent.succeeded', intent.id));
+    stripe.holdNextRefund();
+    expect(await first.gateway.refunds.refund({ paymentId: paid.body.id, reason: 'requested_by_customer' })).toMatchObject({ status: 'pending' });
+
+    const res = await erase(first, person);
+    expect(res.body).toMatchObject({ status: 'pending', waiting_for_payments: [paid.body.id] });
+    expect(await runErasuresCommand(['process'], first.gateway)).toBe('erasures: 0 completed');
+
+    await stripeSays(stripe.settleRefund(stripe.refundsOf(intent.id)[0].id, 'succeeded'));
+    expect(await runErasuresCommand(['process'], first.gateway)).toBe('erasures: 1 completed');
+    expect((await first.http.get(`/v1/me/erasure/${res.body.id}`).set(as(person))).body.status).toBe('completed');
+    const kept = await first.gateway.db.one('SELECT status, amount, refunded_amount, user_hash FROM payments WHERE id = $1', [paid.body.id]);
+    expect(kept).toEqual({ status: 'refunded', amount: '6000', refunded_amount: '6000', user_hash: `erased:${res.body.id}` });
   });
 
   /** One erasure raced by a checkout on the other instance and a payment's webhook; the end state is checked, not the order. */
