@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envInt } from '../config/env';
+import { envInt, envString } from '../config/env';
 import { REGIONS } from './residency';
 
 /** User-rights settings; owned by the rights domain. */
@@ -9,7 +9,7 @@ export const rightsSettingsSchema = z
      * Where personal data must stay (`CN` or `INTL`). Unset: the deployment declares no region, and no
      * provider counts as a transfer abroad.
      */
-    DATA_REGION: z.enum(REGIONS).optional(),
+    DATA_REGION: envString().pipe(z.enum(REGIONS).optional()),
     /** The privacy policy version the app shows; a consent is recorded against it, and one for another version is refused. */
     PRIVACY_POLICY_VERSION: z.string().regex(/^[A-Za-z0-9._-]{1,32}$/, 'must be 1–32 letters, digits, dots, dashes or underscores').default('1'),
     /** Export and erasure requests per user per hour (each also needs a fresh step-up token). */
