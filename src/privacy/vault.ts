@@ -64,7 +64,7 @@ export class PersonalDataVault {
   }
 
   /**
-   * Locks the subject's key row until the transaction ends. A checkout seals under a share lock on the same
+   * Locks the subject's key row until the transaction ends. A checkout seals under a key-share lock on the same
    * row (`dataKeyFor`), so an erasure waits for checkouts already sealing and those that follow wait for it,
    * then find no key and start a fresh subject.
    */
@@ -109,7 +109,7 @@ export class PersonalDataVault {
     const fresh = cached && cached.expiresAt > Date.now() ? cached.dataKey : undefined;
     if (fresh && read.cached) return fresh;
     const row = await sql.one<{ id: string; master_key_id: string; wrapped_key: string }>(
-      `SELECT id, master_key_id, wrapped_key FROM subject_keys WHERE subject_hash = $1${read.lock ? ' FOR SHARE' : ''}`,
+      `SELECT id, master_key_id, wrapped_key FROM subject_keys WHERE subject_hash = $1${read.lock ? ' FOR KEY SHARE' : ''}`,
       [userHash],
     );
     if (!row) return undefined;

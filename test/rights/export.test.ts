@@ -96,6 +96,7 @@ describe('GET /v1/me/export', () => {
     const created: string[] = [];
     for (let i = 0; i < 5; i += 1) created.unshift((await checkoutAs(kalos, person, { location: undefined })).body.id);
     const res = await exportOf(kalos, person); // RIGHTS_EXPORT_BATCH_SIZE=2: three pages
+    expect(res.headers['transfer-encoding']).toBe('chunked'); // streamed, not buffered into one body
     expect(res.body.payments.map((payment: { id: string }) => payment.id)).toEqual(created);
   });
 });
