@@ -1,3 +1,4 @@
+import { findIdentifiers } from '../support/identifier-scan';
 import { startTestGateway, TestGateway } from '../support/gateway';
 import { aPerson, as, checkoutAs, erase, exportOf, grant } from './support';
 
@@ -5,7 +6,7 @@ import { aPerson, as, checkoutAs, erase, exportOf, grant } from './support';
 let kalos: TestGateway;
 
 beforeAll(async () => {
-  kalos = await startTestGateway({ embedded: true, env: { TRUST_PROXY: '1', DATA_REGION: 'CN' } });
+  kalos = await startTestGateway({ embedded: true, captureLogs: true, env: { TRUST_PROXY: '1', DATA_REGION: 'CN' } });
 });
 afterAll(() => kalos?.stop());
 
@@ -22,4 +23,10 @@ test('consents, checkout, export and erasure work on the embedded database', asy
   expect((await kalos.http.get('/v1/orders').set(as(person))).body.data).toEqual([]);
   expect((await exportOf(kalos, person)).body.payments).toEqual([]);
   expect((await kalos.http.get('/v1/recommendations').set(as(person))).body.personalised).toBe(false);
+  // The database files themselves (pages, WAL) never held the identifiers readable: they were sealed from the start.
+  await kalos.gateway.db.many('CHECKPOINT');
+  const where = { sql: kalos.gateway.db, dataDir: kalos.gateway.config.dataDir, logs: kalos.logs };
+  expect(await findIdentifiers(where, [person.sub, person.device.id as string, person.ip])).toEqual([]);
+  // The scan does read those files: the readable accounting fields are there.
+  expect((await findIdentifiers(where, ['gems_600'])).filter((hit) => hit.startsWith('file:')).length).toBeGreaterThan(0);
 });
