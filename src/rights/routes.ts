@@ -110,10 +110,10 @@ export function rightsRouter(deps: RightsRouterDeps): Router {
 
   router.put('/v1/me/consents', ...deps.authenticate, async (req: Request, res: Response) => {
     const body = parseInput(consentsUpdateSchema, req.body, 'body');
-    const choices = Object.entries(body).filter(([, choice]) => choice !== undefined);
-    if (choices.some(([, choice]) => choice!.policy_version !== deps.policyVersion)) throw policyVersionMismatch(deps.policyVersion);
+    const choices = Object.entries(body).flatMap(([purpose, choice]) => (choice ? [{ purpose, ...choice }] : []));
+    if (choices.some((choice) => choice.policy_version !== deps.policyVersion)) throw policyVersionMismatch(deps.policyVersion);
     const { hash } = subject(res);
-    const granted = Object.fromEntries(choices.map(([purpose, choice]) => [purpose, choice!.granted]));
+    const granted = Object.fromEntries(choices.map((choice) => [choice.purpose, choice.granted]));
     await deps.db.transaction((tx) => recordConsents(tx, hash, granted, deps.policyVersion));
     res.json(consentsView(await consentHistory(deps.db, hash), deps.policyVersion));
   });
