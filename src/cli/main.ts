@@ -7,6 +7,7 @@ import { connectDatabase } from '../db/connect';
 import { createLogger } from '../http/logger';
 import { BlindIndex } from '../privacy/keyring';
 import { BLOCKLIST_USAGE, runBlocklistCommand } from './blocklist';
+import { ERASURES_USAGE, runErasuresCommand } from './erasures';
 import { KEYS_USAGE, runKeysCommand } from './keys';
 import { MIGRATE_USAGE, runMigrateCommand } from './migrate';
 import { OPS_USAGE, runOpsCommand } from './ops';
@@ -87,6 +88,12 @@ export const COMMANDS: Command[] = [
     summary: 'master-key rotation (status, rewrap) and blind-index re-keying',
     usage: KEYS_USAGE,
     run: (args, deps) => withGateway(deps, (gateway) => runKeysCommand(args, { ...gateway, env: deps.env })),
+  },
+  {
+    name: 'erasures',
+    summary: 'finish erasures that waited for a dispute or refund to close',
+    usage: ERASURES_USAGE,
+    run: (args, deps) => withGateway(deps, (gateway) => runErasuresCommand(args, gateway)),
   },
   {
     name: 'token',

@@ -15,11 +15,11 @@ export interface RateLimitOptions {
   onRefused?: (scope: 'ip' | 'user') => void;
 }
 
-function limiter(redis: Redis | undefined, keyPrefix: string, points: number): RateLimiterAbstract {
-  const memory = new RateLimiterMemory({ keyPrefix, points, duration: 60 });
+export function limiter(redis: Redis | undefined, keyPrefix: string, points: number, duration = 60): RateLimiterAbstract {
+  const memory = new RateLimiterMemory({ keyPrefix, points, duration });
   if (!redis) return memory;
   // If Redis is unreachable, each instance falls back to its own in-process budget instead of failing requests.
-  return new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60, insuranceLimiter: memory });
+  return new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration, insuranceLimiter: memory });
 }
 
 function tooMany(rejection: RateLimiterRes): ApiError {
@@ -29,12 +29,13 @@ function tooMany(rejection: RateLimiterRes): ApiError {
   });
 }
 
-async function consume(limit: RateLimiterAbstract, key: string, refused: () => void): Promise<void> {
+/** Spends one point of `key`; a refusal is a 429 with Retry-After (and is told to `refused`). */
+export async function consume(limit: RateLimiterAbstract, key: string, refused?: () => void): Promise<void> {
   try {
     await limit.consume(key);
   } catch (rejection) {
     if (!(rejection instanceof RateLimiterRes)) throw rejection;
-    refused();
+    refused?.();
     throw tooMany(rejection);
     throw rejection;
   }

@@ -16,6 +16,20 @@ import { notePaymentId } from './request-context';
  * never an id or anything about a user.
  */
 
+/**
+ * `target` with some members replaced; every other member is the target's own, called on the target, so
+ * its state stays in one place (the rules SIGHUP reloads) and members added later pass through unchanged.
+ */
+function withOverrides<T extends object>(target: T, overrides: Partial<T>): T {
+  return new Proxy(target, {
+    get(object, key) {
+      if (Object.prototype.hasOwnProperty.call(overrides, key)) return overrides[key as keyof T];
+      const value: unknown = Reflect.get(object, key, object);
+      return typeof value === 'function' ? value.bind(object) : value;
+    },
+  });
+}
+
 const PROVIDER_CALLS = ['createSession', 'fetchStatus', 'refund', 'capture', 'cancel'] as const;
 
 /** One provider with each call timed and its failures counted by kind; parseWebhook also measures the lag. */
@@ -38,12 +52,9 @@ function instrumentProvider(provider: PaymentProvider, metrics: Metrics): Paymen
       },
     ]),
   );
-  return {
-    name: provider.name,
-    capabilities: provider.capabilities,
-    webhookReply: (outcome) => provider.webhookReply(outcome),
+  return withOverrides(provider, {
     ...(timed as Pick<PaymentProvider, (typeof PROVIDER_CALLS)[number]>),
-    async parseWebhook(request) {
+    async parseWebhook(request: Parameters<PaymentProvider['parseWebhook']>[0]) {
       const event = await provider.parseWebhook(request);
       if ('occurredAt' in event && event.occurredAt) {
         metrics.webhookLag.observe({ provider: provider.name }, Math.max(0, (Date.now() - event.occurredAt.getTime()) / 1000));
@@ -51,7 +62,7 @@ function instrumentProvider(provider: PaymentProvider, metrics: Metrics): Paymen
       if ('ref' in event) notePaymentId(event.ref.paymentId);
       return event;
     },
-  };
+  });
 }
 
 /** The same registry, with every provider instrumented. */
@@ -66,16 +77,8 @@ const hitsOf = (assessment: RiskAssessment): RuleHit[] => (assessment.journal as
  * decision, score, rule ids and the payment id. Never the features (they hold hashed identifiers).
  */
 export function instrumentRiskEngine(engine: RiskRuntime, metrics: Metrics, logger: Logger): RiskRuntime {
-  // Every member delegates to the engine itself, so its own state (the rules SIGHUP reloads) stays in one place.
-  return {
-    record: (...args) => engine.record(...args),
-    ...(engine.paymentStatusChanged ? { paymentStatusChanged: (change) => engine.paymentStatusChanged!(change) } : {}),
-    reload: () => engine.reload(),
-    get rulesetVersion() {
-      return engine.rulesetVersion;
-    },
-    close: () => engine.close(),
-    async assess(...args) {
+  return withOverrides(engine, {
+    async assess(...args: Parameters<RiskRuntime['assess']>) {
       const assessment = await engine.assess(...args);
       const hits = hitsOf(assessment);
       const failMode = Boolean(assessment.failMode);
@@ -95,7 +98,7 @@ export function instrumentRiskEngine(engine: RiskRuntime, metrics: Metrics, logg
       );
       return assessment;
     },
-  };
+  });
 }
 
 /** The database pool, read at each scrape: connections open, idle, and callers waiting for one. */

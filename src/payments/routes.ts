@@ -38,7 +38,10 @@ openapi.registerPath({
     402: errorResponse(402, 'Blocked by the risk engine; `payment_id` is the payment kept.', {
       payment_blocked: 'This payment cannot be completed. GET /v1/orders/{payment_id}/decision explains why.',
     }),
-    403: errorResponse(403, 'A guardian must consent.', { guardian_consent_required: 'A guardian must consent before this account can pay.' }),
+    403: errorResponse(403, 'A guardian must consent, or the provider is outside DATA_REGION and the payer has not consented to the transfer.', {
+      guardian_consent_required: 'A guardian must consent before this account can pay.',
+      cross_border_consent_required: 'Paying with this provider moves data abroad; consent to the transfer first.',
+    }),
     409: errorResponse(
       409,
       'The key was used with another body, or its first request is still running (retry after Retry-After).',

@@ -48,6 +48,9 @@ openapi.registerPath({
     402: errorResponse(402, 'Too many failed verifications: the payment is blocked.', {
       payment_blocked: 'This payment cannot be completed. GET /v1/orders/{payment_id}/decision explains why.',
     }),
+    403: errorResponse(403, 'Verified, but the provider is outside DATA_REGION and the transfer consent was withdrawn; retry once it is given.', {
+      cross_border_consent_required: 'Paying with this provider moves data abroad; consent to the transfer first.',
+    }),
     409: errorResponse(409, 'The payment does not wait for verification.', { invalid_state_transition: 'This payment is not waiting for verification.' }),
   },
 });
