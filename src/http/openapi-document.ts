@@ -1,5 +1,5 @@
 import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
-import { openapi } from './openapi-registry';
+import { openapi, retryAfterHeader } from './openapi-registry';
 
 type Document = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 type Operation = { operationId?: string; tags?: string[]; requestBody?: { required?: boolean }; responses?: Record<string, Response> };
@@ -11,6 +11,8 @@ const TAGS = [
   { name: 'checkout', description: 'Creating payments, and step-up verification of challenged ones.' },
   { name: 'orders', description: 'The caller’s payments, their history and risk decisions.' },
   { name: 'webhooks', description: 'Provider notifications, verified on the raw body.' },
+  { name: 'privacy', description: 'The caller’s own data: consents, export and erasure.' },
+  { name: 'recommendations', description: 'Catalog suggestions (only with the personalisation consent).' },
   { name: 'sandbox', description: 'The built-in sandbox provider (not in production unless enabled).' },
   { name: 'operations', description: 'Health, readiness and metrics.' },
 ];
@@ -20,9 +22,9 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
 const requestIdHeader = { $ref: '#/components/headers/RequestId' };
 
-/** `post /v1/orders/{id}/decision` → `postV1OrdersDecision`: only for a route registered without an operationId. */
+/** `post /v1/orders/{id}/decision` → `postOrdersDecision`: only for a route registered without an operationId. */
 function derivedOperationId(method: string, path: string): string {
-  const words = path.split('/').filter((part) => part && !part.startsWith('{'));
+  const words = path.split('/').filter((part) => part && part !== 'v1' && !part.startsWith('{'));
   return method + words.map((word) => word.replace(/(^|[-_.])(\w)/g, (_, _sep, letter: string) => letter.toUpperCase())).join('');
 }
 
@@ -34,7 +36,8 @@ function derivedTag(path: string): string {
 
 /**
  * What every operation gets whatever registered it, so a generated client is usable: an operationId and a
- * tag (derived from the path when a route names none), X-Request-Id on every answer, no body errors
+ * tag (derived from the path when a route names none), X-Request-Id on every answer, Retry-After on every
+ * 429 and 503 (both always send it), no body errors
  * (408/413/415) on an operation that takes no body, and a body marked required (every body this API
  * takes is; OpenAPI's default, optional, would make a client's body argument optional).
  */
@@ -47,7 +50,7 @@ function finishOperation(method: string, path: string, operation: Operation): vo
       delete operation.responses![status];
       continue;
     }
-    response.headers = { 'X-Request-Id': requestIdHeader, ...response.headers };
+    response.headers = { 'X-Request-Id': requestIdHeader, ...(status === '429' || status === '503' ? retryAfterHeader : {}), ...response.headers };
   }
 }
 
@@ -82,6 +85,10 @@ export function buildOpenApiDocument(): Document {
       },
     },
   };
+  // A tag derived for a route registered without one still gets its entry, so /docs lists it.
+  const declared = new Set(TAGS.map((tag) => tag.name));
+  const used = Object.values(document.paths ?? {}).flatMap((item) => METHODS.flatMap((method) => (item as Record<string, Operation | undefined>)[method]?.tags ?? []));
+  document.tags = [...TAGS, ...[...new Set(used)].filter((tag) => !declared.has(tag)).map((name) => ({ name }))];
   const unique = new Set<string>();
   for (const item of Object.values(document.paths ?? {})) {
     for (const method of METHODS) {
