@@ -14,6 +14,7 @@ import { BlindIndex, MasterKeyring } from '../privacy/keyring';
 import { PersonalDataVault, unconfiguredMasterKeyIds } from '../privacy/vault';
 import { createProviderRegistry } from '../providers/registry';
 import { createRiskEngine } from '../risk';
+import { createStaffOps, embeddedStaffIssuer } from '../staff/service';
 import { createWebhookService } from '../webhooks/service';
 
 /**
@@ -43,6 +44,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const logger = options.logger ?? createLogger(config.logLevel);
   for (const warning of startupWarnings(config)) logger.warn(warning);
   const keys: KeyMaterial = resolveKeyMaterial(config);
+  const staffIssuer = embeddedStaffIssuer(config.staff, { dataDir: config.dataDir, generatedKeysAllowed: config.keys.generatedAllowed });
   const catalog = Catalog.fromFile(config.catalogFile);
   const tokens = new TokenVerifier({
     issuer: config.auth.issuer,
@@ -101,6 +103,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     logger,
   });
 
+  const staff = createStaffOps(config.staff, { db, blindIndex, embeddedIssuer: staffIssuer, logger });
+
   return {
     config,
     logger,
@@ -118,6 +122,9 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     webhooks,
     refunds,
     checkout,
+    staff,
+    /** Tells the risk engine a payment's status changed (its per-user counters); staff actions call it too. */
+    onStatusChange,
     /** This instance's own address (set once the server listens): where the sandbox delivers its webhooks by default. */
     selfUrl: undefined as string | undefined,
     async close() {

@@ -6,6 +6,7 @@ import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settin
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
 import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
+import { staffSettingsSchema, StaffSettings } from '../staff/settings';
 
 export { ConfigError } from './settings';
 export type { Env } from './settings';
@@ -62,7 +63,7 @@ const coreSchema = z.object({
 
 export type Config = ReturnType<typeof buildConfig>;
 
-function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings) {
+function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings, staff: StaffSettings) {
   const production = core.NODE_ENV === 'production';
   const port = core.PORT;
   return {
@@ -108,6 +109,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     stripe,
     alipay,
     risk,
+    staff,
   };
 }
 
@@ -185,17 +187,19 @@ export function loadConfig(env: Env = process.env): Config {
   const stripe = parseSettings(stripeSettingsSchema, env);
   const alipay = parseSettings(alipaySettingsSchema, env);
   const risk = parseSettings(riskSettingsSchema, env);
+  const staff = parseSettings(staffSettingsSchema, env);
   const issues = [
     ...core.issues,
     ...stripe.issues,
     ...alipay.issues,
     ...risk.issues,
+    ...staff.issues,
     ...productionIssues(env),
     ...failOpenIssues(core.value?.NODE_ENV === 'production', risk.value),
   ];
   if (core.value && core.value.HTTP_HEADERS_TIMEOUT_MS > core.value.HTTP_REQUEST_TIMEOUT_MS) {
     issues.push({ setting: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS' });
   }
-  if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
-  return buildConfig(core.value, stripe.value, alipay.value, risk.value);
+  if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value || !staff.value) throw new ConfigError(issues);
+  return buildConfig(core.value, stripe.value, alipay.value, risk.value, staff.value);
 }

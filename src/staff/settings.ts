@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
+import { envInt, envString, envUrl } from '../config/env';
+
+const publicKeyText = () =>
+  envString().refine(
+    (value) => {
+      if (value === undefined) return true;
+      try {
+        importPublicKey(value);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an SPKI PEM public key or a JWK' },
+  );
+
+/**
+ * Staff sign in through the staff identity provider, which is not the app's: its own issuer, audience and
+ * keys, so no app token can ever open an ops route. Unset keys mean the embedded staff issuer (a key pair
+ * generated into DATA_DIR, minted by `npm run token -- --ops <role>`).
+ */
+export const staffSettingsSchema = z
+  .object({
+    STAFF_AUTH_ISSUER: envString(),
+    STAFF_AUTH_AUDIENCE: envString(),
+    STAFF_AUTH_JWKS_URL: envUrl(['http', 'https']),
+    STAFF_AUTH_PUBLIC_KEY: publicKeyText(),
+    STAFF_AUTH_JWKS_TIMEOUT_MS: envInt(DEFAULT_JWKS_TIMEOUT_MS, 100, 60_000),
+    /** PCI DSS 10.5.1 asks for at least 12 months of audit trail; the database refuses to prune younger rows. */
+    STAFF_AUDIT_RETENTION_MONTHS: envInt(12, 12, 120),
+  })
+  .transform((env) => ({
+    issuer: env.STAFF_AUTH_ISSUER ?? 'kalos-pay-staff-embedded',
+    audience: env.STAFF_AUTH_AUDIENCE ?? 'kalos-pay-ops',
+    jwksUrl: env.STAFF_AUTH_JWKS_URL,
+    publicKey: env.STAFF_AUTH_PUBLIC_KEY,
+    jwksTimeoutMs: env.STAFF_AUTH_JWKS_TIMEOUT_MS,
+    auditRetentionMonths: env.STAFF_AUDIT_RETENTION_MONTHS,
+  }));
+
+export type StaffSettings = z.infer<typeof staffSettingsSchema>;
+
+export const usesEmbeddedStaffIssuer = (settings: StaffSettings) => !settings.jwksUrl && !settings.publicKey;
