@@ -3,6 +3,7 @@ import type { Database } from '../db/database';
 import { canonicalJson, StoredResponse } from '../payments/idempotency';
 import type { Payment } from '../payments/payment';
 import type { RefundRecord, RefundService } from '../payments/refunds';
+import { paymentView } from '../payments/views';
 import { approveHeldPayment, rejectHeldPayment, ReviewDeps } from '../risk/review';
 import { ApiError, notFound } from '../shared/errors';
 import type { StaffMember } from './auth';
@@ -113,4 +114,22 @@ export function refundPayment(
   request: { paymentId: string; amount?: number; reason: string },
 ): Promise<RefundRecord> {
   return withClaim(deps.db, request.paymentId, staff, 'refund', () => deps.refunds.refund(request));
+}
+
+export interface PaymentActionRequest {
+  action: StaffAction;
+  paymentId: string;
+  reason: string;
+  /** Refunds only: minor units, the whole refundable rest when omitted. */
+  amount?: number;
+}
+
+/** One staff action and the answer the API gives for it; the CLI runs the same. */
+export async function runPaymentAction(deps: StaffActionDeps, staff: StaffMember, request: PaymentActionRequest): Promise<StoredResponse> {
+  if (request.action !== 'refund') {
+    const payment = await decideHeldPayment(deps, staff, request.paymentId, request.action);
+    return { status: 200, body: { ...paymentView(payment), review_reason: payment.reviewReason } };
+  }
+  const refund = await refundPayment(deps, staff, { paymentId: request.paymentId, amount: request.amount, reason: request.reason });
+  return { status: 201, body: { ...refund, object: 'refund', payment_id: refund.paymentId } };
 }

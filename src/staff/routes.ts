@@ -5,13 +5,10 @@ import { bearerToken } from '../http/auth';
 import { parseInput } from '../http/validation';
 import { exactRouter } from '../http/router';
 import { paymentIdParamsSchema, paymentIdSchema } from '../payments/schemas';
-import type { Payment } from '../payments/payment';
-import type { StoredResponse } from '../payments/idempotency';
-import { paymentView } from '../payments/views';
 import type { PersonalDataVault } from '../privacy/vault';
 import { addToBlocklist, BlocklistRow, listBlocklist, removeBlocklistEntry, toBlocklistEntry } from '../risk/blocklist';
 import { ApiError, invalidRequest, notFound } from '../shared/errors';
-import { decideHeldPayment, onceByKey, refundPayment, StaffActionDeps } from './actions';
+import { onceByKey, runPaymentAction, StaffActionDeps } from './actions';
 import { requireRole, StaffMember, StaffRole } from './auth';
 import { revealPersonalData } from './masking';
 import { paymentDetail, reviewQueue, searchPayments } from './payments';
@@ -58,8 +55,6 @@ const idempotencyKey = (req: Request): string => {
   if (key.length > 255) throw invalidRequest('parameter_invalid', 'The Idempotency-Key is at most 255 characters.', 'Idempotency-Key');
   return key;
 };
-
-const staffPaymentView = (payment: Payment) => ({ ...paymentView(payment), review_reason: payment.reviewReason });
 
 const auditView = (row: AuditRow) => ({
   seq: row.seq, at: row.at.toISOString(), actor: row.actor, role: row.role, action: row.action, resource: row.resource, outcome: row.outcome,
@@ -112,12 +107,9 @@ function paymentAction(deps: StaffRouterDeps, action: 'approve' | 'reject' | 're
       const { id } = parseInput(paymentIdParamsSchema, req.params, 'path');
       const key = idempotencyKey(req);
       const body = action === 'refund' ? parseInput(refundBodySchema, req.body, 'body') : { ...parseInput(reasonBodySchema, req.body, 'body'), amount: undefined };
-      const work = async (): Promise<StoredResponse> => {
-        if (action !== 'refund') return { status: 200, body: staffPaymentView(await decideHeldPayment(deps, staff, id, action)) };
-        const refund = await refundPayment(deps, staff, { paymentId: id, amount: body.amount, reason: body.reason });
-        return { status: 201, body: { ...refund, object: 'refund', payment_id: refund.paymentId } };
-      };
-      const answer = await onceByKey(deps.db, staff, key, { action, id, body }, work);
+      const answer = await onceByKey(deps.db, staff, key, { action, id, body }, () =>
+        runPaymentAction(deps, staff, { action, paymentId: id, reason: body.reason, amount: body.amount }),
+      );
       return { status: answer.status, body: answer.body, detail: { reason: body.reason, amount: body.amount, replayed: answer.replayed || undefined } };
     },
   };

@@ -62,7 +62,7 @@ describe('the staff ops API', () => {
     const approved = await as(reviewer).post(`/v1/ops/payments/${id}/approve`, { reason: 'customer confirmed' });
     expect(approved.status).toBe(200);
     expect(approved.body.status).toBe('succeeded');
-    const facts = await test.gateway.db.many('SELECT kind FROM payment_facts WHERE payment_id = $1 ORDER BY id', [id]);
+    const facts = await test.gateway.db.many<{ kind: string }>('SELECT kind FROM payment_facts WHERE payment_id = $1 ORDER BY id', [id]);
     expect(facts.map((f) => f.kind)).toContain('approved');
     const again = await as(reviewer).post(`/v1/ops/payments/${id}/reject`, { reason: 'changed my mind' });
     expect(again.status).toBe(409);
@@ -123,7 +123,7 @@ describe('the staff ops API', () => {
     const id = await paidPayment(test, { held: true });
     const response = await as(reviewer).post(`/v1/ops/payments/${id}/approve`, { reason });
     expect([response.status, response.body.error.param]).toEqual([400, 'reason']);
-    expect((await test.gateway.db.one('SELECT status FROM payments WHERE id = $1', [id]))!.status).toBe('held_for_review');
+    expect((await test.gateway.db.one<{ status: string }>('SELECT status FROM payments WHERE id = $1', [id]))!.status).toBe('held_for_review');
     expect((await auditRows(test, `payment:${id}`))[0]).toMatchObject({ outcome: 'refused', detail: { code: 'parameter_invalid' } });
   });
 
