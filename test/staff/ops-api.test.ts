@@ -97,6 +97,28 @@ describe('the staff ops API', () => {
     expect(['action_pending', 'invalid_state_transition']).toContain(results.find((r) => r.status === 409)!.body.error.code);
   });
 
+  it("another staff member's action still running on the payment: 409 action_pending, nothing changes, refusal audited", async () => {
+    const id = await paidPayment(test, { held: true });
+    await test.gateway.db.many(
+      "INSERT INTO staff_payment_claims (payment_id, staff_id, action, claim, expires_at) VALUES ($1, 'rob', 'reject', 'c1', now() + interval '1 minute')",
+      [id],
+    );
+    const response = await as(reviewer).post(`/v1/ops/payments/${id}/approve`, { reason: 'fine' });
+    expect([response.status, response.body.error.code]).toEqual([409, 'action_pending']);
+    expect(response.body.error.message).toMatch(/reject/);
+    expect((await test.gateway.db.one<{ status: string }>('SELECT status FROM payments WHERE id = $1', [id]))!.status).toBe('held_for_review');
+    expect((await auditRows(test, `payment:${id}`))[0]).toMatchObject({ actor: 'rita', outcome: 'refused', detail: { code: 'action_pending' } });
+    // A claim left by a crashed instance expires, and the payment can be decided again.
+    await test.gateway.db.many("UPDATE staff_payment_claims SET expires_at = now() - interval '1 second' WHERE payment_id = $1", [id]);
+    expect((await as(reviewer).post(`/v1/ops/payments/${id}/approve`, { reason: 'fine' })).status).toBe(200);
+  });
+
+  it('an action without an Idempotency-Key is refused', async () => {
+    const id = await paidPayment(test, { held: true });
+    const response = await test.http.post(`/v1/ops/payments/${id}/approve`).set('Authorization', `Bearer ${reviewer}`).send({ reason: 'fine' });
+    expect([response.status, response.body.error.code, response.body.error.param]).toEqual([400, 'parameter_missing', 'Idempotency-Key']);
+  });
+
   it('a refund needs the refunds role, a reason, and no more than is left', async () => {
     const id = await paidPayment(test);
     const refunder = await staffToken(test, 'fran', ['refunds']);

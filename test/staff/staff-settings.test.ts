@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { ConfigError, loadConfig } from '../../src/config';
+import { embeddedStaffIssuer } from '../../src/staff/service';
+
+describe('staff settings', () => {
+  it('keeps the audit trail at least 12 months', () => {
+    expect(() => loadConfig({ STAFF_AUDIT_RETENTION_MONTHS: '6' })).toThrow(/STAFF_AUDIT_RETENTION_MONTHS: must be a whole number from 12 to 120/);
+    expect(loadConfig({}).staff.auditRetentionMonths).toBe(12);
+  });
+
+  it('refuses a staff public key that is not one, or is private', () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(() => loadConfig({ STAFF_AUTH_PUBLIC_KEY: pem })).toThrow(/STAFF_AUTH_PUBLIC_KEY: must be an SPKI PEM public key or a JWK/);
+  });
+
+  it('the embedded staff issuer is refused where generated keys are', () => {
+    const settings = loadConfig({}).staff;
+    expect(() => embeddedStaffIssuer(settings, { dataDir: '/nonexistent', generatedKeysAllowed: false })).toThrow(ConfigError);
+    expect(() => embeddedStaffIssuer(settings, { dataDir: '/nonexistent', generatedKeysAllowed: false })).toThrow(/STAFF_AUTH_JWKS_URL: or STAFF_AUTH_PUBLIC_KEY is required in production/);
+  });
+
+  it('the embedded staff key is its own, kept across restarts, readable only by its owner', () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-staff-'));
+    try {
+      const settings = loadConfig({}).staff;
+      const first = embeddedStaffIssuer(settings, { dataDir, generatedKeysAllowed: true })!;
+      expect(embeddedStaffIssuer(settings, { dataDir, generatedKeysAllowed: true })).toEqual(first);
+      expect(fs.statSync(path.join(dataDir, 'staff-issuer.json')).mode & 0o777).toBe(0o600);
+      const withKey = loadConfig({ STAFF_AUTH_PUBLIC_KEY: first.publicKeyPem, STAFF_AUTH_ISSUER: 'https://sso.example' }).staff;
+      expect(embeddedStaffIssuer(withKey, { dataDir, generatedKeysAllowed: false })).toBeUndefined();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
