@@ -1,4 +1,5 @@
 import { loadConfig } from '../config';
+import { runWhenMain } from './entry';
 import { resolveKeyMaterial } from '../config/key-material';
 import { connectDatabase } from '../db/connect';
 import type { Database } from '../db/database';
@@ -47,9 +48,4 @@ async function main() {
   }
 }
 
-if (require.main === module) {
-  main().catch((error) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  });
-}
+runWhenMain(module, main);

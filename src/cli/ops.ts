@@ -2,6 +2,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createGateway, Gateway } from '../app/context';
 import { loadConfig } from '../config';
+import { runWhenMain } from './entry';
 import { ApiError } from '../shared/errors';
 import { runPaymentAction, StaffAction } from '../staff/actions';
 import type { StaffMember } from '../staff/auth';
@@ -60,9 +61,4 @@ async function main() {
   }
 }
 
-if (require.main === module) {
-  main().catch((error) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  });
-}
+runWhenMain(module, main);

@@ -82,20 +82,22 @@ function buildConsole() {
 
   it('a viewer sees no approve button, and calling the API anyway is a 403', async () => {
     const held = await paidPayment(test, { held: true, name: 'browser-viewer' });
-    const page = await signedIn(await staffToken(test, 'victor', ['viewer']));
+    const viewerToken = await staffToken(test, 'victor', ['viewer']);
+    const page = await signedIn(viewerToken);
     await page.goto(`${test.url}/ops/#/payment/${held}`);
     await page.getByTestId('decision').waitFor();
     await shot(page, 'viewer-payment');
     expect(await page.getByTestId('approve').count()).toBe(0);
     expect(await page.getByTestId('reveal').count()).toBe(0);
-    const status = await page.evaluate(async (id) => {
+    // From inside the signed-in page, as a curious viewer with the browser's devtools would.
+    const status = await page.evaluate(async ([id, bearer]) => {
       const response = await fetch(`/v1/ops/payments/${id}/approve`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${sessionStorage.getItem('kalos.staffToken')}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'viewer-try' },
+        headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'viewer-try' },
         body: JSON.stringify({ reason: 'I can do this' }),
       });
-      return [response.status, (await response.json()).error.code];
-    }, held);
+      return [response.status, ((await response.json()) as { error: { code: string } }).error.code];
+    }, [held, viewerToken]);
     expect(status).toEqual([403, 'insufficient_role']);
     expect(await statusOf(held)).toBe('held_for_review');
   });
