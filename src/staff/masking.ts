@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Sql } from '../db/database';
 import type { PersonalDataVault } from '../privacy/vault';
-import { notFound } from '../shared/errors';
+import { ApiError, notFound } from '../shared/errors';
 
 /** Derived key label for the pseudonyms staff see; a new label gives everyone new pseudonyms. */
 export const PSEUDONYM_KEY_LABEL = 'ops-pseudonym-v1';
@@ -22,6 +22,7 @@ export class Pseudonyms {
 export interface MaskedPersonalData {
   user: string;
   device: string;
+  /** `erased` once the user's data key is gone (erasure): the pseudonym cannot be derived any more. */
   ip: string | null;
   location: 'masked' | null;
 }
@@ -57,13 +58,25 @@ export const maskedIdentity = (pseudonyms: Pseudonyms, row: { userHash: string; 
   device: pseudonyms.of('dev', row.deviceHash),
 });
 
+/** Undefined when the subject's data key is gone: their data was erased (crypto-shredded), not lost. */
+async function openIfKept(sql: Sql, vault: PersonalDataVault, row: EncryptedColumns, column: string, value: string): Promise<string | undefined> {
+  try {
+    return await vault.decrypt(sql, row.user_hash, `payments.${column}`, value);
+  } catch (error) {
+    if (await sql.one('SELECT 1 FROM subject_keys WHERE subject_hash = $1', [row.user_hash])) throw error;
+    return undefined;
+  }
+}
+
+const erased = () => new ApiError(410, 'not_found', 'personal_data_erased', "This payment's personal data was erased; only the transaction record is left.");
+
 /** The IP is decrypted only to derive its pseudonym (so two payments from one address show the same one). */
 export async function maskedPersonalData(sql: Sql, vault: PersonalDataVault, pseudonyms: Pseudonyms, paymentId: string): Promise<MaskedPersonalData> {
   const row = await encryptedColumns(sql, paymentId);
-  const ip = row.ip_enc ? await vault.decrypt(sql, row.user_hash, 'payments.ip', row.ip_enc) : null;
+  const ip = row.ip_enc ? await openIfKept(sql, vault, row, 'ip', row.ip_enc) : null;
   return {
     ...maskedIdentity(pseudonyms, { userHash: row.user_hash, deviceHash: row.device_hash }),
-    ip: ip && pseudonyms.of('ip', ip),
+    ip: ip === undefined ? 'erased' : ip && pseudonyms.of('ip', ip),
     location: row.location_enc ? 'masked' : null,
   };
 }
@@ -71,7 +84,11 @@ export async function maskedPersonalData(sql: Sql, vault: PersonalDataVault, pse
 /** The plaintext of one payment's personal data; the caller audits the reveal before answering. */
 export async function revealPersonalData(sql: Sql, vault: PersonalDataVault, paymentId: string): Promise<RevealedPersonalData> {
   const row = await encryptedColumns(sql, paymentId);
-  const open = (column: string, value: string) => vault.decrypt(sql, row.user_hash, `payments.${column}`, value);
+  const open = async (column: string, value: string) => {
+    const plaintext = await openIfKept(sql, vault, row, column, value);
+    if (plaintext === undefined) throw erased();
+    return plaintext;
+  };
   return {
     user_id: await open('user_id', row.user_id_enc),
     device: JSON.parse(await open('device', row.device_enc)),

@@ -128,7 +128,7 @@ function endpoints(deps: StaffRouterDeps): [method: 'get' | 'post' | 'delete', p
           sku: query.sku, amountMin: query.amount_min, amountMax: query.amount_max, createdFrom: query.created_from, createdTo: query.created_to,
           limit: query.limit, startingAfter: query.starting_after,
         });
-        return { body: { object: 'list', data: found.data, has_more: found.hasMore }, detail: { results: found.data.length } };
+        return { body: { object: 'list', data: found.data, has_more: found.hasMore }, detail: { payment_ids: found.data.map((p) => p.id) } };
       },
     }],
     ['get', '/v1/ops/review-queue', {
@@ -136,7 +136,7 @@ function endpoints(deps: StaffRouterDeps): [method: 'get' | 'post' | 'delete', p
       async run(req) {
         const { limit } = parseInput(queueQuerySchema, req.query, 'query');
         const data = await reviewQueue(read, limit);
-        return { body: { object: 'list', data, has_more: data.length === limit }, detail: { results: data.length } };
+        return { body: { object: 'list', data, has_more: data.length === limit }, detail: { payment_ids: data.map((p) => p.id) } };
       },
     }],
     ['get', '/v1/ops/payments/:id', {

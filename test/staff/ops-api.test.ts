@@ -47,6 +47,8 @@ describe('the staff ops API', () => {
     const id = await paidPayment(test);
     const found = await as(viewer).get(`/v1/ops/payments?id=${id}&status=succeeded&sku=gems_600&amount_min=6000&amount_max=6000`);
     expect(found.body.data.map((p: { id: string }) => p.id)).toEqual([id]);
+    const searchAudit = await test.gateway.db.one<{ detail: unknown }>("SELECT detail FROM audit_log WHERE action = 'payments.search' ORDER BY seq DESC LIMIT 1");
+    expect(searchAudit!.detail).toEqual({ payment_ids: [id] });
     const none = await as(viewer).get(`/v1/ops/payments?id=${id}&status=refunded`);
     expect(none.body.data).toEqual([]);
     const ref = (await test.gateway.db.one<{ provider_ref: string }>('SELECT provider_ref FROM payments WHERE id = $1', [id]))!.provider_ref;
