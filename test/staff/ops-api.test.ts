@@ -172,6 +172,22 @@ describe('the staff ops API', () => {
     expect(JSON.stringify(audit)).not.toContain('reveal-me');
   });
 
+  it("an erased user's payment still opens, with the personal data marked erased; a reveal is 410", async () => {
+    const id = await paidPayment(test, { held: true, name: 'erased' });
+    await test.gateway.db.many('DELETE FROM subject_keys WHERE subject_hash = (SELECT user_hash FROM payments WHERE id = $1)', [id]);
+    // A second instance: its key cache never saw this user's key, as after a restart.
+    const other = await startTestGateway({ env: test.sharedEnv });
+    try {
+      const token = await staffToken(other, 'rita', ['reviewer']);
+      const detail = await other.http.get(`/v1/ops/payments/${id}`).set('Authorization', `Bearer ${token}`);
+      expect([detail.status, detail.body.personal_data.ip]).toEqual([200, 'erased']);
+      const reveal = await other.http.post(`/v1/ops/payments/${id}/reveal`).set('Authorization', `Bearer ${token}`).send({ reason: 'ticket 12' });
+      expect([reveal.status, reveal.body.error.code]).toEqual([410, 'personal_data_erased']);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('blocklists: a risk admin adds with a note and expiry, lists and removes; an expired entry no longer blocks', async () => {
     const admin = await staffToken(test, 'ria', ['risk_admin']);
     const future = new Date(Date.now() + 86_400_000).toISOString();
