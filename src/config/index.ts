@@ -6,7 +6,7 @@ import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settin
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
 import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
-import { staffSettingsSchema, StaffSettings } from '../staff/settings';
+import { staffSettingIssues, staffSettingsSchema, StaffSettings } from '../staff/settings';
 
 export { ConfigError } from './settings';
 export type { Env } from './settings';
@@ -194,6 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...alipay.issues,
     ...risk.issues,
     ...staff.issues,
+    ...staffSettingIssues(staff.value, core.value && { issuer: core.value.APP_JWT_ISSUER ?? 'kalos-pay-embedded', audience: core.value.APP_JWT_AUDIENCE ?? 'kalos-pay' }),
     ...productionIssues(env),
     ...failOpenIssues(core.value?.NODE_ENV === 'production', risk.value),
   ];

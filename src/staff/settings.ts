@@ -43,3 +43,12 @@ export const staffSettingsSchema = z
 export type StaffSettings = z.infer<typeof staffSettingsSchema>;
 
 export const usesEmbeddedStaffIssuer = (settings: StaffSettings) => !settings.jwksUrl && !settings.publicKey;
+
+/**
+ * One identity provider may serve both apps and staff, but then its staff tokens must name another
+ * audience: with the same issuer and audience, an app token that happens to carry `roles` would open ops routes.
+ */
+export function staffSettingIssues(staff: StaffSettings | undefined, app: { issuer: string; audience: string } | undefined) {
+  if (!staff || !app || staff.issuer !== app.issuer || staff.audience !== app.audience) return [];
+  return [{ setting: 'STAFF_AUTH_AUDIENCE', message: 'must differ from APP_JWT_AUDIENCE when both token kinds come from one issuer' }];
+}

@@ -17,6 +17,12 @@ describe('staff settings', () => {
     expect(() => loadConfig({ STAFF_AUTH_PUBLIC_KEY: pem })).toThrow(/STAFF_AUTH_PUBLIC_KEY: must be an SPKI PEM public key or a JWK/);
   });
 
+  it('refuses staff tokens that would look exactly like app tokens (same issuer and audience)', () => {
+    const same = { APP_JWT_ISSUER: 'https://id.example/', APP_JWT_AUDIENCE: 'apps', STAFF_AUTH_ISSUER: 'https://id.example/', STAFF_AUTH_AUDIENCE: 'apps' };
+    expect(() => loadConfig(same)).toThrow(/STAFF_AUTH_AUDIENCE: must differ from APP_JWT_AUDIENCE/);
+    expect(loadConfig({ ...same, STAFF_AUTH_AUDIENCE: 'ops' }).staff.audience).toBe('ops');
+  });
+
   it('the embedded staff issuer is refused where generated keys are', () => {
     const settings = loadConfig({}).staff;
     expect(() => embeddedStaffIssuer(settings, { dataDir: '/nonexistent', generatedKeysAllowed: false })).toThrow(ConfigError);
