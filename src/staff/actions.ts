@@ -24,23 +24,26 @@ const actionPending = (action: string) =>
 
 /**
  * Claims the payment for one action. The primary key makes two claims from any number of instances exclusive;
- * a claim left by a crashed instance expires.
+ * a claim left by a crashed instance expires. A claim released between our insert and our look at it is
+ * simply tried again.
  */
 async function claimPayment(db: Database, paymentId: string, staff: StaffMember, action: StaffAction): Promise<string> {
   const claim = randomUUID();
-  const rows = await db.many(
-    `INSERT INTO staff_payment_claims (payment_id, staff_id, action, claim, expires_at)
-     SELECT id, $2, $3, $4, now() + make_interval(secs => $5) FROM payments WHERE id = $1
-     ON CONFLICT (payment_id) DO UPDATE SET staff_id = EXCLUDED.staff_id, action = EXCLUDED.action, claim = EXCLUDED.claim,
-       expires_at = EXCLUDED.expires_at
-     WHERE staff_payment_claims.expires_at < now()
-     RETURNING claim`,
-    [paymentId, staff.id, action, claim, CLAIM_SECONDS],
-  );
-  if (rows.length > 0) return claim;
-  const held = await db.one<{ action: string }>('SELECT action FROM staff_payment_claims WHERE payment_id = $1', [paymentId]);
-  if (!held) throw notFound('payment');
-  throw actionPending(held.action);
+  for (;;) {
+    const rows = await db.many(
+      `INSERT INTO staff_payment_claims (payment_id, staff_id, action, claim, expires_at)
+       SELECT id, $2, $3, $4, now() + make_interval(secs => $5) FROM payments WHERE id = $1
+       ON CONFLICT (payment_id) DO UPDATE SET staff_id = EXCLUDED.staff_id, action = EXCLUDED.action, claim = EXCLUDED.claim,
+         expires_at = EXCLUDED.expires_at
+       WHERE staff_payment_claims.expires_at < now()
+       RETURNING claim`,
+      [paymentId, staff.id, action, claim, CLAIM_SECONDS],
+    );
+    if (rows.length > 0) return claim;
+    const held = await db.one<{ action: string }>('SELECT action FROM staff_payment_claims WHERE payment_id = $1', [paymentId]);
+    if (held) throw actionPending(held.action);
+    if (!(await db.one('SELECT 1 FROM payments WHERE id = $1', [paymentId]))) throw notFound('payment');
+  }
 }
 
 async function withClaim<T>(db: Database, paymentId: string, staff: StaffMember, action: StaffAction, work: () => Promise<T>): Promise<T> {
