@@ -5,6 +5,8 @@ import { IdempotencyLeaseOwner1733100000000 } from './1733100000000-idempotency-
 import { PaymentFacts1733200000000 } from './1733200000000-payment-facts';
 import { StepUpReplay1733000000000 } from './1733000000000-step-up-replay';
 import { StaffOps1733500000000 } from './1733500000000-staff-ops';
+import { RetentionTriggers1733600000000 } from './1733600000000-retention-triggers';
+import { RetentionIndexes1733600000001 } from './1733600000001-retention-indexes';
 
 /** Every migration, oldest first. Listed explicitly so the same classes run under node, tsx and jest. */
 export const migrations = [
@@ -15,4 +17,6 @@ export const migrations = [
   IdempotencyLeaseOwner1733100000000,
   PaymentFacts1733200000000,
   StaffOps1733500000000,
+  RetentionTriggers1733600000000,
+  RetentionIndexes1733600000001,
 ];

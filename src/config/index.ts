@@ -6,6 +6,8 @@ import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settin
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
 import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
+import { jobsSettingsSchema, JobsSettings } from '../jobs/settings';
+import { retentionSettingsSchema, RetentionSettings } from '../retention/settings';
 import { staffSettingIssues, staffSettingsSchema, StaffSettings } from '../staff/settings';
 
 export { ConfigError } from './settings';
@@ -63,7 +65,13 @@ const coreSchema = z.object({
 
 export type Config = ReturnType<typeof buildConfig>;
 
-function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings, staff: StaffSettings) {
+interface DomainSettings {
+  jobs: JobsSettings;
+  retention: RetentionSettings;
+  staff: StaffSettings;
+}
+
+function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings, domains: DomainSettings) {
   const production = core.NODE_ENV === 'production';
   const port = core.PORT;
   return {
@@ -109,7 +117,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     stripe,
     alipay,
     risk,
-    staff,
+    ...domains,
   };
 }
 
@@ -187,12 +195,16 @@ export function loadConfig(env: Env = process.env): Config {
   const stripe = parseSettings(stripeSettingsSchema, env);
   const alipay = parseSettings(alipaySettingsSchema, env);
   const risk = parseSettings(riskSettingsSchema, env);
+  const jobs = parseSettings(jobsSettingsSchema, env);
+  const retention = parseSettings(retentionSettingsSchema, env);
   const staff = parseSettings(staffSettingsSchema, env);
   const issues = [
     ...core.issues,
     ...stripe.issues,
     ...alipay.issues,
     ...risk.issues,
+    ...jobs.issues,
+    ...retention.issues,
     ...staff.issues,
     ...staffSettingIssues(staff.value, core.value && { issuer: core.value.APP_JWT_ISSUER ?? 'kalos-pay-embedded', audience: core.value.APP_JWT_AUDIENCE ?? 'kalos-pay' }),
     ...productionIssues(env),
@@ -201,6 +213,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (core.value && core.value.HTTP_HEADERS_TIMEOUT_MS > core.value.HTTP_REQUEST_TIMEOUT_MS) {
     issues.push({ setting: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS' });
   }
-  if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value || !staff.value) throw new ConfigError(issues);
-  return buildConfig(core.value, stripe.value, alipay.value, risk.value, staff.value);
+  if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
+  if (!jobs.value || !retention.value || !staff.value) throw new ConfigError(issues);
+  return buildConfig(core.value, stripe.value, alipay.value, risk.value, { jobs: jobs.value, retention: retention.value, staff: staff.value });
 }
