@@ -5,6 +5,7 @@ import { ConfigError, Env, parseSettings, SettingIssue } from './settings';
 import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settings';
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
+import { rightsSettingsSchema, RightsSettings } from '../rights/settings';
 import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
 import { jobsSettingsSchema, JobsSettings } from '../jobs/settings';
 import { retentionSettingsSchema, RetentionSettings } from '../retention/settings';
@@ -68,6 +69,7 @@ export type Config = ReturnType<typeof buildConfig>;
 interface DomainSettings {
   jobs: JobsSettings;
   retention: RetentionSettings;
+  rights: RightsSettings;
   staff: StaffSettings;
 }
 
@@ -197,6 +199,7 @@ export function loadConfig(env: Env = process.env): Config {
   const risk = parseSettings(riskSettingsSchema, env);
   const jobs = parseSettings(jobsSettingsSchema, env);
   const retention = parseSettings(retentionSettingsSchema, env);
+  const rights = parseSettings(rightsSettingsSchema, env);
   const staff = parseSettings(staffSettingsSchema, env);
   const issues = [
     ...core.issues,
@@ -205,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...risk.issues,
     ...jobs.issues,
     ...retention.issues,
+    ...rights.issues,
     ...staff.issues,
     ...staffSettingIssues(staff.value, core.value && { issuer: core.value.APP_JWT_ISSUER ?? 'kalos-pay-embedded', audience: core.value.APP_JWT_AUDIENCE ?? 'kalos-pay' }),
     ...productionIssues(env),
@@ -214,6 +218,6 @@ export function loadConfig(env: Env = process.env): Config {
     issues.push({ setting: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS' });
   }
   if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
-  if (!jobs.value || !retention.value || !staff.value) throw new ConfigError(issues);
-  return buildConfig(core.value, stripe.value, alipay.value, risk.value, { jobs: jobs.value, retention: retention.value, staff: staff.value });
+  if (!jobs.value || !retention.value || !rights.value || !staff.value) throw new ConfigError(issues);
+  return buildConfig(core.value, stripe.value, alipay.value, risk.value, { jobs: jobs.value, retention: retention.value, rights: rights.value, staff: staff.value });
 }

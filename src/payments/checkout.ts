@@ -4,9 +4,10 @@ import type { Catalog, CatalogItem } from '../catalog/catalog';
 import type { Database, Sql } from '../db/database';
 import type { PersonalDataVault } from '../privacy/vault';
 import type { ProviderRegistry } from '../providers/registry';
-import { PaymentProvider, ProviderError } from '../providers/types';
+import { PaymentProvider, ProviderError, ProviderName } from '../providers/types';
+import { refuseUnconsentedMinor } from '../rights/minors';
 import type { RiskAssessment, RiskEngine } from '../risk/types';
-import { ApiError, invalidRequest, paymentBlocked, permissionDenied } from '../shared/errors';
+import { ApiError, invalidRequest, paymentBlocked } from '../shared/errors';
 import { newId } from '../shared/ids';
 import { MAX_AMOUNT, Money } from '../shared/money';
 import type { Logger } from 'pino';
@@ -37,6 +38,11 @@ export interface CheckoutDeps {
   /** How long a request waits for another request holding the same key before answering 409. */
   inProgressWaitMs: number;
   logger: Logger;
+  /**
+   * Throws when this user's data may not go to that provider (data residency: src/rights/residency.ts).
+   * Asked before a checkout stores anything, and again before a session is opened later (after step-up).
+   */
+  mayReachProvider?: (userHash: string, provider: ProviderName) => Promise<void>;
 }
 
 export interface CheckoutCommand {
@@ -54,12 +60,6 @@ const STATUS_FOR_DECISION: Record<RiskAssessment['decision'], PaymentStatus> = {
 };
 
 const POLL_MS = 50;
-
-function refusalFor(assessment: RiskAssessment): ApiError {
-  return assessment.blockCode === 'guardian_consent_required'
-    ? permissionDenied('guardian_consent_required', 'A guardian must consent before this account can make payments.')
-    : paymentBlocked();
-}
 
 /** A refusal stored as the key's answer; it names the payment it kept, so the app can ask for the decision. */
 const errorResponse = (error: ApiError, paymentId: string): StoredResponse => ({
@@ -149,6 +149,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
       },
       tx,
     );
+    refuseUnconsentedMinor(assessment);
     const status = STATUS_FOR_DECISION[assessment.decision];
     const captureMethod = assessment.decision === 'review' && provider.capabilities.manualCapture ? 'manual' : 'automatic';
     await insertPayment(tx, command, { id, userHash: scope.userHash, deviceHash, status, assessment, item, money, captureMethod });
@@ -158,7 +159,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
       await attachPayment(tx, scope, id);
       return { payment, lease };
     }
-    const response = status === 'blocked' ? errorResponse(refusalFor(assessment), id) : { status: 201, body: paymentView(payment) };
+    const response = status === 'blocked' ? errorResponse(paymentBlocked(), id) : { status: 201, body: paymentView(payment) };
     await completeIdempotencyKey(tx, scope, lease, response, id);
     return { response };
   }
@@ -202,6 +203,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
    */
   async function openSession(payment: Payment): Promise<Payment> {
     if (payment.status !== 'requires_payment') return payment;
+    if (!payment.providerRef) await deps.mayReachProvider?.(payment.userHash, payment.provider);
     try {
       return await ensureSession(payment);
     } catch (error) {
@@ -228,6 +230,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
 
   async function checkout(command: CheckoutCommand): Promise<StoredResponse> {
     const scope = idempotencyScope(deps.vault.blindIndex, deps.vault.userHash(command.user.id), command.idempotencyKey, command.request);
+    await deps.mayReachProvider?.(scope.userHash, command.request.provider);
     const deadline = Date.now() + deps.inProgressWaitMs;
     for (;;) {
       const step = await deps.db.transaction(async (tx) => {

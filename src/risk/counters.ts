@@ -36,6 +36,8 @@ export interface RiskCounters {
   /** Counts this checkout and answers the windows, this checkout included. Throws when the store is unreachable. */
   observe(observation: CheckoutObservation): Promise<CounterSnapshot>;
   recordFailure(userKey: string, at: number, attemptId: string): Promise<void>;
+  /** Erasure: drops every counter kept for this user, and the user from the devices' user sets. */
+  forgetUser(userKey: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,20 @@ class SlidingLog {
 
   sweep(now: number): void {
     for (const key of [...this.logs.keys()]) this.read(key, now);
+  }
+
+  keysStartingWith(prefix: string): string[] {
+    return [...this.logs.keys()].filter((key) => key.startsWith(prefix));
+  }
+
+  members(key: string): string[] {
+    return (this.logs.get(key) ?? []).map((entry) => entry.member);
+  }
+
+  forget(key: string, member?: string): void {
+    const kept = member === undefined ? [] : (this.logs.get(key) ?? []).filter((entry) => entry.member !== member);
+    if (kept.length === 0) this.logs.delete(key);
+    else this.logs.set(key, kept);
   }
 }
 
@@ -110,6 +126,15 @@ export class MemoryCounters implements RiskCounters {
 
   async recordFailure(userKey: string, at: number, attemptId: string): Promise<void> {
     this.failures.touch(userKey, { at, member: attemptId, value: 0 });
+  }
+
+  async forgetUser(userKey: string): Promise<void> {
+    for (const deviceKey of this.pairs.members(`user-devices:${userKey}`)) this.pairs.forget(`device-users:${deviceKey}`, userKey);
+    this.pairs.forget(`user-devices:${userKey}`);
+    this.attempts.forget(`user:${userKey}`);
+    for (const key of this.amounts.keysStartingWith(`amount:${userKey}:`)) this.amounts.forget(key);
+    this.failures.forget(userKey);
+    this.locations.delete(userKey);
   }
 
   async close(): Promise<void> {}

@@ -11,6 +11,7 @@ import { RedisCounters } from './redis-counters';
 import { LOCATION_KEY_LABEL, LocationSeal } from './sealed-location';
 import { BUILT_IN_REASONS, DEFAULT_HOW_TO_CONTEST, evaluateRules, loadRuleSet, mostSevere, RuleOutcome, RuleSet, RulesFileError } from './rules';
 import type { RiskSettings } from './settings';
+import { isUnconsentedMinor } from '../rights/minors';
 import type { PaymentStatusChange, RiskAssessment, RiskInput, RiskRuntime, RuleReloadResult } from './types';
 
 /** Logs carry error kinds only: a driver message could quote a value, and values may be personal. */
@@ -77,7 +78,9 @@ export class DefaultRiskEngine implements RiskRuntime {
     };
     const at = input.now.getTime();
     // Sealed here and opened below: the counters only ever hold the location encrypted.
-    const sealedLocation = input.location && this.locations.seal(keys.user, input.location, at);
+    // A minor's location is not kept without a guardian's consent (src/rights/minors.ts).
+    const location = isUnconsentedMinor(input.claims) ? undefined : input.location;
+    const sealedLocation = location && this.locations.seal(keys.user, location, at);
     const [counters, lists] = await Promise.all([
       this.deps.counters
         .observe({ at, attemptId: input.paymentId, userKey: keys.user, deviceKey: keys.device, ipKey: keys.ip, money: input.money, sealedLocation })
@@ -145,6 +148,10 @@ export class DefaultRiskEngine implements RiskRuntime {
     }
   }
 
+  async forgetUser(userHash: string): Promise<void> {
+    await this.deps.counters.forgetUser(userHash);
+  }
+
   reload(): RuleReloadResult {
     try {
       this.ruleSet = loadRuleSet(this.deps.settings.rulesFile);
@@ -190,6 +197,9 @@ export class DisabledRiskEngine implements RiskRuntime {
   async record(tx: Sql, paymentId: string, assessment: RiskAssessment): Promise<void> {
     if (assessment.journal) await appendDecision(tx, paymentId, assessment.journal as JournalEntry);
   }
+
+  /** Disabled, the engine keeps no counters: there is nothing of anyone's to forget. */
+  async forgetUser(): Promise<void> {}
 
   reload(): RuleReloadResult {
     return { reloaded: true, version: this.rulesetVersion };

@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { SUPPORTED_CURRENCIES } from '../shared/money';
 import { CheckoutObservation, CounterSnapshot, DAY_MS, HOUR_MS, MINUTE_MS, RiskCounters, WindowCounts } from './counters';
 
 /**
@@ -119,6 +120,22 @@ export class RedisCounters implements RiskCounters {
 
   async recordFailure(userKey: string, at: number, attemptId: string): Promise<void> {
     await this.withinTimeout(this.redis.riskFailure(`${this.options.keyPrefix}fail:u:${userKey}`, at, attemptId));
+  }
+
+  /** The user's own keys go; each device they used keeps its attempts but no longer lists them among its users. */
+  async forgetUser(userKey: string): Promise<void> {
+    const key = (name: string) => `${this.options.keyPrefix}${name}`;
+    const devices = await this.redis.zrange(key(`devices:u:${userKey}`), 0, -1);
+    const forget = this.redis.multi();
+    for (const deviceKey of devices) forget.zrem(key(`users:d:${deviceKey}`), userKey);
+    forget.del(
+      key(`att:u:${userKey}`),
+      key(`fail:u:${userKey}`),
+      key(`devices:u:${userKey}`),
+      key(`loc:u:${userKey}`),
+      ...SUPPORTED_CURRENCIES.map((currency) => key(`amt:u:${userKey}:${currency}`)),
+    );
+    await forget.exec();
   }
 
   /** The client is the gateway's: closing it is the gateway's job. */
