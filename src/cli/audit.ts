@@ -5,6 +5,7 @@ import { connectDatabase } from '../db/connect';
 import type { Database } from '../db/database';
 import { AUDIT_CHAIN_KEY_LABEL, pruneAuditTrail, verifyAuditChain } from '../audit/trail';
 import { BlindIndex } from '../privacy/keyring';
+import { auditChainKey } from '../staff/settings';
 
 export const AUDIT_USAGE = [
   'usage: npm run audit -- verify   check the staff audit trail\'s hash chain; names every changed, deleted or reordered row',
@@ -41,7 +42,7 @@ async function main() {
   const keys = resolveKeyMaterial(config);
   const database = await connectDatabase({ url: config.database.url, dataDir: config.dataDir, poolSize: 1, migrate: true });
   try {
-    const chainKey = new BlindIndex(keys.blindIndexKey).deriveKey(AUDIT_CHAIN_KEY_LABEL);
+    const chainKey = auditChainKey(config.staff, new BlindIndex(keys.blindIndexKey), AUDIT_CHAIN_KEY_LABEL);
     console.log(await runAuditCommand(process.argv.slice(2), { db: database.db, chainKey, retentionMonths: config.staff.auditRetentionMonths }));
   } finally {
     await database.close();

@@ -6,7 +6,7 @@ import type { BlindIndex } from '../privacy/keyring';
 import { StaffVerifier } from './auth';
 import { loadOrCreateStaffKey, StaffSigningKey } from './keys';
 import { PSEUDONYM_KEY_LABEL, Pseudonyms } from './masking';
-import { StaffSettings, usesEmbeddedStaffIssuer } from './settings';
+import { auditChainKey, StaffSettings, usesEmbeddedStaffIssuer } from './settings';
 
 export interface StaffOps {
   settings: StaffSettings;
@@ -39,7 +39,7 @@ export function createStaffOps(
     settings,
     verifier: new StaffVerifier(settings, embeddedIssuer?.publicKeyPem, deps.logger),
     audit: createAuditTrail(deps.db, {
-      chainKey: deps.blindIndex.deriveKey(AUDIT_CHAIN_KEY_LABEL),
+      chainKey: auditChainKey(settings, deps.blindIndex, AUDIT_CHAIN_KEY_LABEL),
       ipKey: deps.blindIndex.deriveKey(AUDIT_IP_KEY_LABEL),
     }),
     pseudonyms: new Pseudonyms(deps.blindIndex.deriveKey(PSEUDONYM_KEY_LABEL)),

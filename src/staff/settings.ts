@@ -28,6 +28,13 @@ export const staffSettingsSchema = z
     STAFF_AUTH_JWKS_URL: envUrl(['http', 'https']),
     STAFF_AUTH_PUBLIC_KEY: publicKeyText(),
     STAFF_AUTH_JWKS_TIMEOUT_MS: envInt(DEFAULT_JWKS_TIMEOUT_MS, 100, 60_000),
+    /**
+     * The audit chain's key (base64, ≥ 32 bytes). Unset, it is derived from BLIND_INDEX_KEY; set it in
+     * production, so that rotating the blind-index key does not leave the existing chain unverifiable.
+     */
+    STAFF_AUDIT_CHAIN_KEY: envString().refine((value) => value === undefined || Buffer.from(value, 'base64').length >= 32, {
+      message: 'must be base64 of at least 32 bytes',
+    }),
     /** PCI DSS 10.5.1 asks for at least 12 months of audit trail; the database refuses to prune younger rows. */
     STAFF_AUDIT_RETENTION_MONTHS: envInt(12, 12, 120),
   })
@@ -38,6 +45,7 @@ export const staffSettingsSchema = z
     publicKey: env.STAFF_AUTH_PUBLIC_KEY,
     jwksTimeoutMs: env.STAFF_AUTH_JWKS_TIMEOUT_MS,
     auditRetentionMonths: env.STAFF_AUDIT_RETENTION_MONTHS,
+    auditChainKey: env.STAFF_AUDIT_CHAIN_KEY === undefined ? undefined : Buffer.from(env.STAFF_AUDIT_CHAIN_KEY, 'base64'),
   }));
 
 export type StaffSettings = z.infer<typeof staffSettingsSchema>;
@@ -52,3 +60,7 @@ export function staffSettingIssues(staff: StaffSettings | undefined, app: { issu
   if (!staff || !app || staff.issuer !== app.issuer || staff.audience !== app.audience) return [];
   return [{ setting: 'STAFF_AUTH_AUDIENCE', message: 'must differ from APP_JWT_AUDIENCE when both token kinds come from one issuer' }];
 }
+
+/** The configured chain key, or the one derived from the blind-index key. */
+export const auditChainKey = (settings: StaffSettings, blindIndex: { deriveKey(label: string): Buffer }, label: string) =>
+  settings.auditChainKey ?? blindIndex.deriveKey(label);

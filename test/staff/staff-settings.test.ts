@@ -4,11 +4,20 @@ import path from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError, loadConfig } from '../../src/config';
 import { embeddedStaffIssuer } from '../../src/staff/service';
+import { auditChainKey } from '../../src/staff/settings';
 
 describe('staff settings', () => {
   it('keeps the audit trail at least 12 months', () => {
     expect(() => loadConfig({ STAFF_AUDIT_RETENTION_MONTHS: '6' })).toThrow(/STAFF_AUDIT_RETENTION_MONTHS: must be a whole number from 12 to 120/);
     expect(loadConfig({}).staff.auditRetentionMonths).toBe(12);
+  });
+
+  it('the audit chain key is its own setting when given (so a blind-index rotation leaves the chain verifiable)', () => {
+    const derived = { deriveKey: () => Buffer.alloc(32, 1) };
+    const own = Buffer.alloc(32, 7);
+    expect(auditChainKey(loadConfig({ STAFF_AUDIT_CHAIN_KEY: own.toString('base64') }).staff, derived, 'audit-chain-v1')).toEqual(own);
+    expect(auditChainKey(loadConfig({}).staff, derived, 'audit-chain-v1')).toEqual(Buffer.alloc(32, 1));
+    expect(() => loadConfig({ STAFF_AUDIT_CHAIN_KEY: 'c2hvcnQ=' })).toThrow(/STAFF_AUDIT_CHAIN_KEY: must be base64 of at least 32 bytes/);
   });
 
   it('refuses a staff public key that is not one, or is private', () => {
