@@ -12,6 +12,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY migrations migrations
+COPY console console
 RUN npm run build && rm -f dist/.tsbuildinfo
 
 # Production dependencies only (fs-native-extensions ships prebuilt binaries, so no script is needed here either).

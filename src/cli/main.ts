@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { createGateway, Gateway } from '../app/context';
-import { Env, loadConfig } from '../config';
+import { AUDIT_CHAIN_KEY_LABEL } from '../audit/trail';
+import { Config, Env, loadConfig } from '../config';
 import { resolveKeyMaterial } from '../config/key-material';
 import { connectDatabase } from '../db/connect';
+import type { Database } from '../db/database';
 import { createLogger } from '../http/logger';
 import { BlindIndex } from '../privacy/keyring';
+import { auditChainKey } from '../staff/settings';
+import { AUDIT_USAGE, runAuditCommand } from './audit';
 import { BLOCKLIST_USAGE, runBlocklistCommand } from './blocklist';
 import { ERASURES_USAGE, runErasuresCommand } from './erasures';
 import { KEYS_USAGE, runKeysCommand } from './keys';
@@ -44,10 +48,25 @@ async function withGateway(deps: CliDeps, work: (gateway: Gateway) => Promise<st
 }
 
 /**
+ * Runs `work` on the database alone (migrated) and the blind index, for commands that need no more: they
+ * start fast and hold one connection.
+ */
+async function withDatabase(deps: CliDeps, work: (db: Database, blindIndex: BlindIndex, config: Config) => Promise<string>): Promise<string> {
+  const config = loadConfig(deps.env);
+  const blindIndex = new BlindIndex(resolveKeyMaterial(config).blindIndexKey);
+  const database = await connectDatabase({ url: config.database.url, dataDir: config.dataDir, poolSize: 1, migrate: true });
+  try {
+    return await work(database.db, blindIndex, config);
+  } finally {
+    await database.close();
+  }
+}
+
+/**
  * The commands of `kalos`. To add one, write `src/cli/<name>.ts` exporting `run<Name>Command(args, …)` and its
  * usage text, then add one row here: `kalos --help`, `kalos <name> --help`, the image (`docker run … kalos
  * <name>`) and `npm run kalos -- <name>` all pick it up. Use `withGateway` when the command needs the domain
- * services; open only what it needs otherwise (migrate, blocklist), so it starts fast and holds one connection.
+ * services, `withDatabase` when the database is enough (blocklist, audit).
  */
 export const COMMANDS: Command[] = [
   {
@@ -72,16 +91,16 @@ export const COMMANDS: Command[] = [
     name: 'blocklist',
     summary: 'add, remove or list blocked devices, users and IP addresses',
     usage: BLOCKLIST_USAGE,
-    run: async (args, deps) => {
-      const config = loadConfig(deps.env);
-      const hasher = new BlindIndex(resolveKeyMaterial(config).blindIndexKey);
-      const database = await connectDatabase({ url: config.database.url, dataDir: config.dataDir, poolSize: 1, migrate: true });
-      try {
-        return await runBlocklistCommand(args, { db: database.db, hasher });
-      } finally {
-        await database.close();
-      }
-    },
+    run: (args, deps) => withDatabase(deps, (db, hasher) => runBlocklistCommand(args, { db, hasher })),
+  },
+  {
+    name: 'audit',
+    summary: 'verify the staff audit trail’s hash chain, or prune old months',
+    usage: AUDIT_USAGE,
+    run: (args, deps) =>
+      withDatabase(deps, (db, blindIndex, config) =>
+        runAuditCommand(args, { db, chainKey: auditChainKey(config.staff, blindIndex, AUDIT_CHAIN_KEY_LABEL), retentionMonths: config.staff.auditRetentionMonths }),
+      ),
   },
   {
     name: 'keys',
