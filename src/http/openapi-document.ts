@@ -22,10 +22,12 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
 const requestIdHeader = { $ref: '#/components/headers/RequestId' };
 
-/** `post /v1/orders/{id}/decision` → `postOrdersDecision`: only for a route registered without an operationId. */
+const capitalised = (word: string) => word.replace(/(^|[-_.])(\w)/g, (_, _sep, letter: string) => letter.toUpperCase());
+
+/** `get /v1/orders/{id}/decision` → `getOrdersByIdDecision`: only for a route registered without an operationId. */
 function derivedOperationId(method: string, path: string): string {
-  const words = path.split('/').filter((part) => part && part !== 'v1' && !part.startsWith('{'));
-  return method + words.map((word) => word.replace(/(^|[-_.])(\w)/g, (_, _sep, letter: string) => letter.toUpperCase())).join('');
+  const words = path.split('/').filter((part) => part && part !== 'v1');
+  return method + words.map((word) => (word.startsWith('{') ? `By${capitalised(word.slice(1, -1))}` : capitalised(word))).join('');
 }
 
 /** `/v1/<domain>/…` → `<domain>`; `/healthz` and the like → operations. */
@@ -89,13 +91,5 @@ export function buildOpenApiDocument(): Document {
   const declared = new Set(TAGS.map((tag) => tag.name));
   const used = Object.values(document.paths ?? {}).flatMap((item) => METHODS.flatMap((method) => (item as Record<string, Operation | undefined>)[method]?.tags ?? []));
   document.tags = [...TAGS, ...[...new Set(used)].filter((tag) => !declared.has(tag)).map((name) => ({ name }))];
-  const unique = new Set<string>();
-  for (const item of Object.values(document.paths ?? {})) {
-    for (const method of METHODS) {
-      const id = (item as Record<string, Operation | undefined>)[method]?.operationId;
-      if (id && unique.has(id)) throw new Error(`OpenAPI: operationId ${id} is used twice`);
-      if (id) unique.add(id);
-    }
-  }
   return document;
 }
