@@ -62,6 +62,11 @@ export class PersonalDataVault {
       const dataKey = { id: created.id, key };
       const pending = this.uncommitted.get(tx) ?? new Map<string, DataKey>();
       this.uncommitted.set(tx, pending.set(userHash, dataKey));
+      // Once committed the key is everyone's: caching it spares the next checkout of this user a read.
+      tx.afterCommit?.(() => {
+        pending.delete(userHash);
+        this.remember(userHash, dataKey);
+      });
       return dataKey;
     }
     // Another transaction created it first (the insert waited for it to commit): read the committed key.
@@ -81,9 +86,13 @@ export class PersonalDataVault {
     );
     if (!row) return undefined;
     const dataKey = { id: row.id, key: this.keyring.unwrap(row.master_key_id, row.wrapped_key, userHash) };
+    this.remember(userHash, dataKey);
+    return dataKey;
+  }
+
+  private remember(userHash: string, dataKey: DataKey): void {
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(userHash, { dataKey, expiresAt: Date.now() + CACHE_TTL_MS });
-    return dataKey;
   }
 }
 

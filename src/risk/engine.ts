@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Database, Sql } from '../db/database';
-import { withSavepoint } from '../db/database';
 import { IdentifierHasher, matchLists } from './blocklist';
 import { MemoryCounters, RiskCounters } from './counters';
 import { computeFeatures, RiskFeatures } from './features';
@@ -80,12 +79,9 @@ export class DefaultRiskEngine implements RiskRuntime {
     const sealedLocation = input.location && this.locations.seal(keys.user, input.location, at);
     const [counters, lists] = await Promise.all([
       this.deps.counters
-        .observe({ at, attemptId: input.paymentId, userKey: keys.user, deviceKey: keys.device, ipKey: keys.ip, money: input.money, sealedLocation })
+        .observe({ at, attemptId: input.attemptId, userKey: keys.user, deviceKey: keys.device, ipKey: keys.ip, money: input.money, sealedLocation })
         .catch(degrade('counters')),
-      // Under a savepoint: a failed lookup applies the fail mode instead of aborting the checkout's transaction.
-      withSavepoint(sql, 'risk_lists', () => matchLists(sql, { userHash: keys.user, deviceHash: keys.device, ipHash: keys.ip, ip })).catch(
-        degrade('blocklists'),
-      ),
+      matchLists(sql, { userHash: keys.user, deviceHash: keys.device, ipHash: keys.ip, ip }).catch(degrade('blocklists')),
     ]);
     const previousLocation = this.locations.open(keys.user, counters?.previousSealedLocation);
     const features = computeFeatures(input, { counters, lists, ipCountry: ipCountry(ip), previousLocation });

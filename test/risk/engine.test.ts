@@ -23,6 +23,7 @@ const reasonCodes = (assessment: { journal: unknown }) => journalOf(assessment).
 const again = (input: RiskInput, ms: number, overrides: Partial<RiskInput> = {}): RiskInput => ({
   ...input,
   paymentId: `${input.paymentId}_${ms}`,
+  attemptId: `${input.attemptId}_${ms}`,
   now: new Date(input.now.getTime() + ms),
   ...overrides,
 });
