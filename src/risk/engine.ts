@@ -153,6 +153,10 @@ export class DefaultRiskEngine implements RiskRuntime {
     }
   }
 
+  forgetUser(userHash: string): Promise<void> {
+    return this.deps.counters.forgetUser(userHash);
+  }
+
   async close(): Promise<void> {
     await this.deps.counters.close();
   }
@@ -190,6 +194,9 @@ export class DisabledRiskEngine implements RiskRuntime {
   reload(): RuleReloadResult {
     return { reloaded: true, version: this.rulesetVersion };
   }
+
+  /** Nothing is counted while risk is disabled. */
+  async forgetUser(): Promise<void> {}
 
   async close(): Promise<void> {}
 }

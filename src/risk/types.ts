@@ -68,5 +68,7 @@ export interface RiskRuntime extends RiskEngine {
   /** Re-reads the rules file (SIGHUP). An invalid file changes nothing: the old rules stay in force. */
   reload(): RuleReloadResult;
   readonly rulesetVersion: string;
+  /** Erasure: deletes every velocity counter of this user (keyed hash), in Redis or in process memory. */
+  forgetUser(userHash: string): Promise<void>;
   close(): Promise<void>;
 }
