@@ -45,7 +45,8 @@ export interface CounterSnapshot {
 export interface RiskCounters {
   /** Counts this checkout and answers every counter, this checkout included. Throws when the store is unreachable. */
   observe(observation: CheckoutObservation): Promise<CounterSnapshot>;
-  recordFailure(userKey: string, at: number, attemptId: string): Promise<void>;
+  /** Counts a payment that failed at the provider (every decline counts: card testing retries one payment many times). */
+  recordFailure(userKey: string, at: number): Promise<void>;
   /** Deletes every counter key of this user (erasure); counters of devices and IPs forget them within 24 h. */
   forgetUser(userHash: string): Promise<void>;
   close(): Promise<void>;
@@ -130,6 +131,16 @@ class MemoryKeys {
     for (const key of [...this.entries.keys()]) this.live(key, now);
   }
 
+  size(): { keys: number; fields: number; markers: number } {
+    let fields = 0;
+    let markers = 0;
+    for (const [key, entry] of this.entries) {
+      fields += entry.fields.size;
+      if (key.includes(':seen:')) markers += entry.fields.size;
+    }
+    return { keys: this.entries.size, fields, markers };
+  }
+
   private live(key: string, now: number): Entry | undefined {
     const entry = this.entries.get(key);
     if (entry && entry.expiresAt <= now) this.entries.delete(key);
@@ -191,6 +202,11 @@ export class MemoryCounters implements RiskCounters {
   }
 
   async close(): Promise<void> {}
+
+  /** What the store holds (keys, hash fields, of them attempt markers): bounded per subject, whatever the history. */
+  size(): { keys: number; fields: number; markers: number } {
+    return this.keys.size();
+  }
 
   /** One subject's call, exactly as the Redis script runs it (see redis-counters.ts). */
   private run(call: SubjectCall): Array<string | number> {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Database, Sql } from '../db/database';
 import { IdentifierHasher, matchLists } from './blocklist';
@@ -134,8 +133,8 @@ export class DefaultRiskEngine implements RiskRuntime {
   async paymentStatusChanged(change: PaymentStatusChange): Promise<void> {
     if (change.status !== 'failed') return;
     try {
-      // One entry per decline, not per payment: card testing declines one payment sheet many times.
-      await this.deps.counters.recordFailure(change.userHash, Date.now(), `${change.paymentId}:${randomUUID()}`);
+      // Every decline counts, not once per payment: card testing declines one payment sheet many times.
+      await this.deps.counters.recordFailure(change.userHash, Date.now());
     } catch (error) {
       this.deps.logger?.warn({ ...errorKind(error), source: 'counters' }, 'could not count a failed payment');
     }
