@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppUser } from '../auth/app-tokens';
-import type { Catalog, CatalogItem } from '../catalog/catalog';
+import type { Catalog } from '../catalog/catalog';
 import type { Database } from '../db/database';
 import type { PersonalDataVault } from '../privacy/vault';
 import type { ProviderRegistry } from '../providers/registry';
@@ -10,7 +10,7 @@ import type { JournalEntry } from '../risk/journal';
 import type { RiskAssessment, RiskEngine } from '../risk/types';
 import { ApiError, invalidRequest, paymentBlocked, permissionDenied } from '../shared/errors';
 import { newId } from '../shared/ids';
-import { MAX_AMOUNT, Money } from '../shared/money';
+import { MAX_AMOUNT } from '../shared/money';
 import type { Logger } from 'pino';
 import { ownFact, recordFacts } from './fact-journal';
 import { claimKeyAndCreatePayment, PaymentDraft, storeSessionAndAnswer } from './checkout-store';

@@ -4,7 +4,7 @@ import { IdentifierHasher, matchLists } from './blocklist';
 import { MemoryCounters, RiskCounters } from './counters';
 import { computeFeatures, RiskFeatures } from './features';
 import { ipCountry, normaliseIp } from './geo';
-import { appendDecision, JournalEntry } from './journal';
+import type { JournalEntry } from './journal';
 import { RedisCounters } from './redis-counters';
 import { LOCATION_KEY_LABEL, LocationSeal } from './sealed-location';
 import { BUILT_IN_REASONS, DEFAULT_HOW_TO_CONTEST, evaluateRules, loadRuleSet, mostSevere, RuleOutcome, RuleSet, RulesFileError } from './rules';
@@ -126,10 +126,6 @@ export class DefaultRiskEngine implements RiskRuntime {
     };
   }
 
-  async record(tx: Sql, paymentId: string, assessment: RiskAssessment): Promise<void> {
-    await appendDecision(tx, paymentId, assessment.journal as JournalEntry);
-  }
-
   async paymentStatusChanged(change: PaymentStatusChange): Promise<void> {
     if (change.status !== 'failed') return;
     try {
@@ -184,10 +180,6 @@ export class DisabledRiskEngine implements RiskRuntime {
       },
     };
     return { decision: 'block', score: 0, blockCode: 'guardian_consent_required', journal };
-  }
-
-  async record(tx: Sql, paymentId: string, assessment: RiskAssessment): Promise<void> {
-    if (assessment.journal) await appendDecision(tx, paymentId, assessment.journal as JournalEntry);
   }
 
   reload(): RuleReloadResult {

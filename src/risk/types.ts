@@ -44,8 +44,6 @@ export interface RiskEngine {
    * one statement), so a failed lookup costs nothing but the fail mode.
    */
   assess(input: RiskInput, sql: Sql): Promise<RiskAssessment>;
-  /** Stores the decision with the payment, inside the checkout's transaction. */
-  record(tx: Sql, paymentId: string, assessment: RiskAssessment): Promise<void>;
   /**
    * Told after a payment's status change is committed (e.g. to count failed payments per user).
    * Must not throw: the change is already durable.
