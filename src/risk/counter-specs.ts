@@ -14,7 +14,7 @@ export const HOUR_MS = 60 * MINUTE_MS;
 export const DAY_MS = 24 * HOUR_MS;
 
 export const RING_BUCKETS = 60;
-export const DISTINCT_CAP = 1_000;
+export const DISTINCT_CAP = 100;
 /** A retry of one attempt within this long counts once (markers kept per hour, the current and the previous). */
 export const ATTEMPT_MEMORY_MS = HOUR_MS;
 

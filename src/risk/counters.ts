@@ -148,23 +148,42 @@ class MemoryKeys {
   }
 }
 
-/** A ring of RING_BUCKETS buckets: field `<f>t<slot>` holds the bucket number, `<f>v<slot>` its total. */
+/**
+ * A ring of RING_BUCKETS buckets with its running total: `<f>h` is the newest bucket, `<f>s` the total,
+ * `<f>v<slot>` a bucket's part. Moving to a newer bucket subtracts the buckets that left the window, so a
+ * checkout costs a few field operations, and at most RING_BUCKETS after a quiet spell. A bucket older than
+ * the head (another instance's clock a little ahead) counts into the head.
+ */
 function ring(keys: MemoryKeys, key: string, op: CounterOp, now: number): number {
   const bucket = Math.floor(now / bucketMs(op.spec.window));
   const step = op.step as number;
+  const read = keys.fields(key, now);
+  let head = read.get(`${op.field}h`);
+  let total = read.get(`${op.field}s`) ?? 0;
+  let moved = step !== 0;
+  const fields = () => keys.writable(key, now, op.spec.window);
+  if (head === undefined || bucket - head >= RING_BUCKETS) {
+    if (head !== undefined) for (let slot = 0; slot < RING_BUCKETS; slot += 1) read.delete(`${op.field}v${slot}`);
+    head = bucket;
+    total = 0;
+    moved = true;
+  } else if (bucket > head) {
+    for (let b = head + 1; b <= bucket; b += 1) {
+      const slot = `${op.field}v${b % RING_BUCKETS}`;
+      const gone = read.get(slot);
+      if (gone === undefined) continue;
+      total -= gone;
+      read.delete(slot);
+    }
+    head = bucket;
+    moved = true;
+  }
   if (step !== 0) {
-    const fields = keys.writable(key, now, op.spec.window);
-    const slot = bucket % RING_BUCKETS;
-    const fresh = fields.get(`${op.field}t${slot}`) !== bucket;
-    fields.set(`${op.field}t${slot}`, bucket);
-    fields.set(`${op.field}v${slot}`, (fresh ? 0 : fields.get(`${op.field}v${slot}`)!) + step);
+    const slot = `${op.field}v${head % RING_BUCKETS}`;
+    fields().set(slot, (read.get(slot) ?? 0) + step);
+    total += step;
   }
-  const fields = keys.fields(key, now);
-  let total = 0;
-  for (let slot = 0; slot < RING_BUCKETS; slot += 1) {
-    const at = fields.get(`${op.field}t${slot}`);
-    if (at !== undefined && at > bucket - RING_BUCKETS) total += fields.get(`${op.field}v${slot}`)!;
-  }
+  if (moved) fields().set(`${op.field}h`, head).set(`${op.field}s`, total);
   return total;
 }
 

@@ -33,23 +33,29 @@ end
 
 local function ring(key, window, field, step)
   local bucket = math.floor(now / (window / buckets))
+  local state = redis.call('HMGET', key, field .. 'h', field .. 's')
+  local head, total = tonumber(state[1]), tonumber(state[2]) or 0
+  local moved = step ~= 0
+  if head == nil or bucket - head >= buckets then
+    if head ~= nil then
+      for slot = 0, buckets - 1 do redis.call('HDEL', key, field .. 'v' .. slot) end
+    end
+    head, total, moved = bucket, 0, true
+  elseif bucket > head then
+    for b = head + 1, bucket do
+      local slot = field .. 'v' .. (b % buckets)
+      local gone = tonumber(redis.call('HGET', key, slot))
+      if gone then total = total - gone; redis.call('HDEL', key, slot) end
+    end
+    head, moved = bucket, true
+  end
   if step ~= 0 then
-    local slot = bucket % buckets
-    local t, v = field .. 't' .. slot, field .. 'v' .. slot
-    if tonumber(redis.call('HGET', key, t)) ~= bucket then redis.call('HSET', key, t, bucket, v, step)
-    else redis.call('HINCRBY', key, v, step) end
+    redis.call('HINCRBY', key, field .. 'v' .. (head % buckets), step)
+    total = total + step
+  end
+  if moved then
+    redis.call('HSET', key, field .. 'h', head, field .. 's', total)
     redis.call('PEXPIRE', key, window)
-  end
-  local names = {}
-  for slot = 0, buckets - 1 do
-    names[#names + 1] = field .. 't' .. slot
-    names[#names + 1] = field .. 'v' .. slot
-  end
-  local values = redis.call('HMGET', key, unpack(names))
-  local total = 0
-  for i = 1, #values, 2 do
-    local at = tonumber(values[i])
-    if at and at > bucket - buckets then total = total + tonumber(values[i + 1]) end
   end
   return total
 end
