@@ -50,6 +50,7 @@ async function main() {
     process.argv[2] === 'floor' ? await floor() : await gateway(Number(process.env.BENCH_USERS ?? 500));
   process.on('message', (message: { type: string }) => {
     if (message.type === 'stats') send({ type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb() });
+    if (message.type === 'stop') process.exit(0);
   });
   send({ type: 'ready', url: started.url, tokens: started.tokens });
 }

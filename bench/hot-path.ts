@@ -9,7 +9,8 @@
  *
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) names a server where a scratch database
  * kalos_bench_<run> is created and dropped again; REDIS_URL (default redis://127.0.0.1:6379) is used under
- * a key prefix of this run only. BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_USERS (500) size it.
+ * a key prefix of this run only. BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_USERS (500) size it;
+ * BENCH_PROFILE=1 writes a CPU profile of the gateway (--cpu-prof) into ./bench-profile/.
  */
 import { ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -43,7 +44,7 @@ interface Server {
 
 function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Promise<Server> {
   const child: ChildProcess = fork(path.join(__dirname, 'hot-path-server.ts'), [kind], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROFILE && kind === 'gateway' ? ['--cpu-prof', '--cpu-prof-dir=bench-profile'] : [])],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -63,7 +64,8 @@ function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Pro
       child.send({ type: 'stats' });
       return next<Stats>('stats');
     },
-    stop: () => child.kill('SIGTERM'),
+    // Asked to exit rather than killed, so a --cpu-prof profile (BENCH_PROFILE=1) gets written.
+    stop: () => child.connected && child.send({ type: 'stop' }),
   }));
 }
 
