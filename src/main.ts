@@ -2,10 +2,12 @@ import 'reflect-metadata';
 import { createGateway } from './app/context';
 import { startServer } from './app/server';
 import { ConfigError, loadConfig } from './config';
+import { startJobs } from './jobs';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const gateway = await createGateway(config);
+  await startJobs(gateway);
   const server = await startServer(gateway);
   gateway.logger.info(
     { url: server.url, database: gateway.embeddedDatabase ? 'embedded' : 'postgresql', redis: Boolean(gateway.redis), providers: gateway.providers.names },

@@ -6,6 +6,7 @@ import { Config, ConfigError, startupWarnings } from '../config';
 import { KeyMaterial, resolveKeyMaterial } from '../config/key-material';
 import { connectDatabase, DatabaseHandle } from '../db/connect';
 import { createLogger } from '../http/logger';
+import { createJobEngine } from '../jobs/engine';
 import { createMetrics } from '../ops/metrics';
 import { createCheckoutService } from '../payments/checkout';
 import type { Payment } from '../payments/payment';
@@ -100,6 +101,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     inProgressWaitMs: config.idempotencyWaitMs,
     logger,
   });
+  // Started by startJobs (src/jobs), not here: a CLI or a test that only needs the gateway runs no workers.
+  const jobs = createJobEngine({ db, settings: config.jobs, logger, metrics, stopTimeoutMs: config.shutdownGraceMs });
 
   return {
     config,
@@ -118,9 +121,11 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     webhooks,
     refunds,
     checkout,
+    jobs,
     /** This instance's own address (set once the server listens): where the sandbox delivers its webhooks by default. */
     selfUrl: undefined as string | undefined,
     async close() {
+      await jobs.stop();
       await risk.close();
       redis?.disconnect();
       await database.close();

@@ -6,6 +6,8 @@ import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settin
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
 import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
+import { jobsSettingsSchema, JobsSettings } from '../jobs/settings';
+import { retentionSettingsSchema, RetentionSettings } from '../retention/settings';
 
 export { ConfigError } from './settings';
 export type { Env } from './settings';
@@ -62,7 +64,12 @@ const coreSchema = z.object({
 
 export type Config = ReturnType<typeof buildConfig>;
 
-function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings) {
+interface DomainSettings {
+  jobs: JobsSettings;
+  retention: RetentionSettings;
+}
+
+function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings, domains: DomainSettings) {
   const production = core.NODE_ENV === 'production';
   const port = core.PORT;
   return {
@@ -108,6 +115,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     stripe,
     alipay,
     risk,
+    ...domains,
   };
 }
 
@@ -185,11 +193,15 @@ export function loadConfig(env: Env = process.env): Config {
   const stripe = parseSettings(stripeSettingsSchema, env);
   const alipay = parseSettings(alipaySettingsSchema, env);
   const risk = parseSettings(riskSettingsSchema, env);
+  const jobs = parseSettings(jobsSettingsSchema, env);
+  const retention = parseSettings(retentionSettingsSchema, env);
   const issues = [
     ...core.issues,
     ...stripe.issues,
     ...alipay.issues,
     ...risk.issues,
+    ...jobs.issues,
+    ...retention.issues,
     ...productionIssues(env),
     ...failOpenIssues(core.value?.NODE_ENV === 'production', risk.value),
   ];
@@ -197,5 +209,6 @@ export function loadConfig(env: Env = process.env): Config {
     issues.push({ setting: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS' });
   }
   if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
-  return buildConfig(core.value, stripe.value, alipay.value, risk.value);
+  if (!jobs.value || !retention.value) throw new ConfigError(issues);
+  return buildConfig(core.value, stripe.value, alipay.value, risk.value, { jobs: jobs.value, retention: retention.value });
 }

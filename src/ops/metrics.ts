@@ -25,6 +25,12 @@ export function createMetrics() {
       labelNames: ['provider', 'outcome'] as const,
       registers: [registry],
     }),
+    jobs: new Counter({
+      name: 'kalos_jobs_total',
+      help: 'Jobs run by this instance, by queue and outcome (completed, failed: a failed job is retried per its queue)',
+      labelNames: ['queue', 'outcome'] as const,
+      registers: [registry],
+    }),
   };
 }
 

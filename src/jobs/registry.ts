@@ -1,0 +1,30 @@
+import type { Gateway } from '../app/context';
+import { sweepRetention } from '../retention/sweep';
+import type { JobDefinition } from './engine';
+import { reconcileOnce } from './reconcile';
+
+/**
+ * Every kind of job the gateway runs, bound to one gateway. Schedules come from settings by job name
+ * (JOBS_<NAME>_CRON); a job enqueued per change (e.g. finishing an erasure) is added here with its handler.
+ */
+export function gatewayJobs(gateway: Gateway): JobDefinition[] {
+  const { logger, config } = gateway;
+  return [
+    {
+      name: 'reconcile',
+      queue: { policy: 'stately', retryLimit: 0 },
+      async run() {
+        const lines = await reconcileOnce(gateway, { olderThanSeconds: config.reconcileMinAgeSeconds });
+        logger.info({ job: 'reconcile', summary: lines }, 'reconcile pass done');
+      },
+    },
+    {
+      name: 'retention',
+      queue: { policy: 'stately' },
+      async run() {
+        const outcomes = await sweepRetention(gateway.db, config.retention);
+        logger.info({ job: 'retention', outcomes: outcomes.filter((outcome) => outcome.rows > 0) }, 'retention sweep done');
+      },
+    },
+  ];
+}
