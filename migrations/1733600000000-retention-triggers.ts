@@ -11,8 +11,9 @@ const TABLES: Array<{ table: string; allowed: string[]; before: string }> = [
 /**
  * The append-only tables grew without bound: the retention sweep (src/retention) must be able to delete
  * old rows, and blank the features of old risk decisions, while every other writer is still refused. The
- * triggers now let an operation through only when the transaction switched `kalos.retention` on (the sweep
- * does it with SET LOCAL, per batch) and the operation is one the table allows (trigger arguments). A
+ * triggers now let an operation through only when the transaction declared itself as maintenance
+ * (`SET LOCAL kalos.maintenance` = 'retention' by the sweep, per batch, or 'erasure' by a user's erasure)
+ * and the operation is one the table allows (trigger arguments). A
  * session setting rather than a database role: roles are cluster-wide (they would collide between
  * databases on one server, and the embedded database has one user), and the guard is against the
  * application rewriting evidence by mistake — an operator with SQL access can drop a trigger either way.
@@ -22,9 +23,9 @@ export class RetentionTriggers1733600000000 implements MigrationInterface {
 
   async up(db: QueryRunner): Promise<void> {
     await db.query(`
-      CREATE FUNCTION refuse_rewrite_outside_retention() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION refuse_rewrite_outside_maintenance() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF current_setting('kalos.retention', true) = 'on' AND lower(TG_OP) = ANY (TG_ARGV) THEN
+        IF current_setting('kalos.maintenance', true) IN ('retention', 'erasure') AND lower(TG_OP) = ANY (TG_ARGV) THEN
           RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
         END IF;
         RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
@@ -33,7 +34,7 @@ export class RetentionTriggers1733600000000 implements MigrationInterface {
       await db.query(`DROP TRIGGER ${table}_append_only ON ${table}`);
       await db.query(`
         CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table}
-          FOR EACH ROW EXECUTE FUNCTION refuse_rewrite_outside_retention(${allowed.map((op) => `'${op}'`).join(', ')})`);
+          FOR EACH ROW EXECUTE FUNCTION refuse_rewrite_outside_maintenance(${allowed.map((op) => `'${op}'`).join(', ')})`);
     }
   }
 
@@ -42,6 +43,6 @@ export class RetentionTriggers1733600000000 implements MigrationInterface {
       await db.query(`DROP TRIGGER ${table}_append_only ON ${table}`);
       await db.query(`CREATE TRIGGER ${table}_append_only BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${before}()`);
     }
-    await db.query('DROP FUNCTION refuse_rewrite_outside_retention()');
+    await db.query('DROP FUNCTION refuse_rewrite_outside_maintenance()');
   }
 }

@@ -6,6 +6,7 @@ import { PaymentFacts1733200000000 } from './1733200000000-payment-facts';
 import { StepUpReplay1733000000000 } from './1733000000000-step-up-replay';
 import { RetentionTriggers1733600000000 } from './1733600000000-retention-triggers';
 import { RetentionIndexes1733600000001 } from './1733600000001-retention-indexes';
+import { UserRights1733700000000 } from './1733700000000-user-rights';
 
 /** Every migration, oldest first. Listed explicitly so the same classes run under node, tsx and jest. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   PaymentFacts1733200000000,
   RetentionTriggers1733600000000,
   RetentionIndexes1733600000001,
+  UserRights1733700000000,
 ];

@@ -15,6 +15,8 @@ import { BlindIndex, MasterKeyring } from '../privacy/keyring';
 import { PersonalDataVault, unconfiguredMasterKeyIds } from '../privacy/vault';
 import { createProviderRegistry } from '../providers/registry';
 import { createRiskEngine } from '../risk';
+import { createIdentityCheck } from '../rights/identity';
+import { createResidencyCheck } from '../rights/residency';
 import { createWebhookService } from '../webhooks/service';
 
 /**
@@ -100,6 +102,10 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     db, catalog, providers, vault, risk, publicBaseUrl: config.publicBaseUrl, idempotencyTtlHours: config.idempotencyTtlHours,
     inProgressWaitMs: config.idempotencyWaitMs,
     logger,
+    mayReachProvider: createResidencyCheck({ db, dataRegion: config.rights.dataRegion }),
+  });
+  const rightsIdentity = createIdentityCheck({
+    tokens, stepUp: config.risk.stepUp, redis, blindIndex, requestsPerHour: config.rights.requestsPerHour,
   });
   // Started by startJobs (src/jobs), not here: a CLI or a test that only needs the gateway runs no workers.
   const jobs = createJobEngine({ db, settings: config.jobs, logger, metrics, stopTimeoutMs: config.shutdownGraceMs });
@@ -122,6 +128,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     refunds,
     checkout,
     jobs,
+    rightsIdentity,
     /** This instance's own address (set once the server listens): where the sandbox delivers its webhooks by default. */
     selfUrl: undefined as string | undefined,
     async close() {

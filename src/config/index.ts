@@ -5,6 +5,7 @@ import { ConfigError, Env, parseSettings, SettingIssue } from './settings';
 import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settings';
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
+import { rightsSettingsSchema, RightsSettings } from '../rights/settings';
 import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
 import { jobsSettingsSchema, JobsSettings } from '../jobs/settings';
 import { retentionSettingsSchema, RetentionSettings } from '../retention/settings';
@@ -67,6 +68,7 @@ export type Config = ReturnType<typeof buildConfig>;
 interface DomainSettings {
   jobs: JobsSettings;
   retention: RetentionSettings;
+  rights: RightsSettings;
 }
 
 function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings, domains: DomainSettings) {
@@ -195,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
   const risk = parseSettings(riskSettingsSchema, env);
   const jobs = parseSettings(jobsSettingsSchema, env);
   const retention = parseSettings(retentionSettingsSchema, env);
+  const rights = parseSettings(rightsSettingsSchema, env);
   const issues = [
     ...core.issues,
     ...stripe.issues,
@@ -202,6 +205,7 @@ export function loadConfig(env: Env = process.env): Config {
     ...risk.issues,
     ...jobs.issues,
     ...retention.issues,
+    ...rights.issues,
     ...productionIssues(env),
     ...failOpenIssues(core.value?.NODE_ENV === 'production', risk.value),
   ];
@@ -209,6 +213,6 @@ export function loadConfig(env: Env = process.env): Config {
     issues.push({ setting: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS' });
   }
   if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
-  if (!jobs.value || !retention.value) throw new ConfigError(issues);
-  return buildConfig(core.value, stripe.value, alipay.value, risk.value, { jobs: jobs.value, retention: retention.value });
+  if (!jobs.value || !retention.value || !rights.value) throw new ConfigError(issues);
+  return buildConfig(core.value, stripe.value, alipay.value, risk.value, { jobs: jobs.value, retention: retention.value, rights: rights.value });
 }

@@ -13,8 +13,6 @@ import { DatabaseAvailability } from './errors';
 export interface Sql {
   many<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   one<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T | undefined>;
-  /** Runs `callback` once what was written through this Sql is committed: at once outside a transaction, never after a rollback. */
-  afterCommit?(callback: () => void): void;
 }
 
 type Queryable = Pick<Pool | PoolClient, 'query'>;
@@ -48,14 +46,10 @@ async function send<T>(target: Queryable, trips: RoundTrips, text: string, param
 }
 
 class ClientSql implements Sql {
-  readonly committed: Array<() => void> = [];
   constructor(
     private readonly client: PoolClient,
     private readonly trips: RoundTrips,
   ) {}
-  afterCommit(callback: () => void): void {
-    this.committed.push(callback);
-  }
   many<T>(text: string, params?: unknown[]): Promise<T[]> {
     return send<T>(this.client, this.trips, text, params);
   }
@@ -98,11 +92,6 @@ export class Database implements Sql {
     return (await this.many<T>(text, params))[0];
   }
 
-  /** A statement on the pool commits on its own: it is committed by the time anyone asks. */
-  afterCommit(callback: () => void): void {
-    callback();
-  }
-
   /**
    * Runs `work` in one READ COMMITTED transaction (BEGIN names the level: one round trip, no session SET).
    * Everything inside must use `tx`, never `this`: the embedded database has a single connection, and a
@@ -117,7 +106,6 @@ export class Database implements Sql {
         const result = await work(tx);
         await tx.many('COMMIT');
         client.release();
-        for (const callback of tx.committed) callback();
         return result;
       } catch (error) {
         // A connection that cannot even roll back is broken: destroy it rather than hand it to the next caller.

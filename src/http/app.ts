@@ -7,6 +7,8 @@ import { opsRouter } from '../ops/routes';
 import { paymentsRouter } from '../payments/routes';
 import { sandboxRouter } from '../providers/sandbox/routes';
 import { riskRouter } from '../risk/routes';
+import { erasureDepsOf } from '../rights/erasure';
+import { rightsRouter } from '../rights/routes';
 import { webhooksRouter } from '../webhooks/routes';
 import { requireAppUser } from './auth';
 import { errorHandler, unknownRoute } from './errors';
@@ -73,6 +75,16 @@ export function createApp(gateway: Gateway): Express {
   app.use(catalogRouter(gateway.catalog, authenticate));
   app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate }));
   app.use(riskRouter({ ...gateway, stepUp: config.risk.stepUp, authenticate }));
+  app.use(
+    rightsRouter({
+      ...gateway,
+      ...erasureDepsOf(gateway),
+      identity: gateway.rightsIdentity,
+      policyVersion: config.rights.policyVersion,
+      exportBatchSize: config.rights.exportBatchSize,
+      authenticate,
+    }),
+  );
   if (gateway.providers.get('sandbox') && gateway.keys.sandboxWebhookSecret) {
     app.use(
       sandboxRouter({

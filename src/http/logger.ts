@@ -12,6 +12,7 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
   'req.headers["sandbox-signature"]',
   'req.headers["stripe-signature"]',
+  'req.headers["step-up-token"]',
   'req.headers["x-forwarded-for"]',
   'req.headers["x-real-ip"]',
   'req.remoteAddress',

@@ -11,11 +11,11 @@ export interface RateLimitOptions {
   hashKey: (kind: 'ip' | 'user', value: string) => string;
 }
 
-function limiter(redis: Redis | undefined, keyPrefix: string, points: number): RateLimiterAbstract {
-  const memory = new RateLimiterMemory({ keyPrefix, points, duration: 60 });
+export function limiter(redis: Redis | undefined, keyPrefix: string, points: number, duration = 60): RateLimiterAbstract {
+  const memory = new RateLimiterMemory({ keyPrefix, points, duration });
   if (!redis) return memory;
   // If Redis is unreachable, each instance falls back to its own in-process budget instead of failing requests.
-  return new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60, insuranceLimiter: memory });
+  return new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration, insuranceLimiter: memory });
 }
 
 function tooMany(rejection: RateLimiterRes): ApiError {
@@ -25,7 +25,7 @@ function tooMany(rejection: RateLimiterRes): ApiError {
   });
 }
 
-async function consume(limit: RateLimiterAbstract, key: string): Promise<void> {
+export async function consume(limit: RateLimiterAbstract, key: string): Promise<void> {
   try {
     await limit.consume(key);
   } catch (rejection) {

@@ -1,5 +1,6 @@
 import type { Gateway } from '../app/context';
 import { sweepRetention } from '../retention/sweep';
+import { erasureDepsOf, processPendingErasures } from '../rights/erasure';
 import type { JobDefinition } from './engine';
 import { reconcileOnce } from './reconcile';
 
@@ -24,6 +25,15 @@ export function gatewayJobs(gateway: Gateway): JobDefinition[] {
       async run() {
         const outcomes = await sweepRetention(gateway.db, config.retention);
         logger.info({ job: 'retention', outcomes: outcomes.filter((outcome) => outcome.rows > 0) }, 'retention sweep done');
+      },
+    },
+    {
+      // Erasures that waited for a dispute or a refund to close; several instances at once are safe (row locks).
+      name: 'erasures',
+      queue: { policy: 'stately' },
+      async run() {
+        const completed = await processPendingErasures(erasureDepsOf(gateway));
+        logger.info({ job: 'erasures', completed }, 'pending erasures pass done');
       },
     },
   ];

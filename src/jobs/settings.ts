@@ -23,12 +23,14 @@ export const jobsSettingsSchema = z
     JOBS_RECONCILE_CRON: envCron('*/5 * * * *'),
     /** Daily at 03:17 UTC, off the hour when other cron work piles up. */
     JOBS_RETENTION_CRON: envCron('17 3 * * *'),
+    /** Every ten minutes: an erasure waiting for a dispute or refund finishes soon after it closes, well inside 30 days. */
+    JOBS_ERASURES_CRON: envCron('*/10 * * * *'),
     /** How often an idle worker asks for new jobs (pg-boss polls: no LISTEN, so the embedded database behaves the same). */
     JOBS_POLL_SECONDS: envInt(2, 1, 60),
   })
   .transform((env) => ({
     enabled: env.JOBS_ENABLED,
-    schedules: { reconcile: env.JOBS_RECONCILE_CRON, retention: env.JOBS_RETENTION_CRON } as Record<string, string | undefined>,
+    schedules: { reconcile: env.JOBS_RECONCILE_CRON, retention: env.JOBS_RETENTION_CRON, erasures: env.JOBS_ERASURES_CRON } as Record<string, string | undefined>,
     pollSeconds: env.JOBS_POLL_SECONDS,
   }));
 

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppUser } from '../auth/app-tokens';
 import type { Catalog } from '../catalog/catalog';
-import type { Database } from '../db/database';
+import type { Database, Sql } from '../db/database';
 import type { PersonalDataVault } from '../privacy/vault';
 import type { ProviderRegistry } from '../providers/registry';
-import { PaymentProvider, ProviderError, ProviderSession } from '../providers/types';
+import { PaymentProvider, ProviderError, ProviderName, ProviderSession } from '../providers/types';
+import { refuseUnconsentedMinor } from '../rights/minors';
 import type { JournalEntry } from '../risk/journal';
 import type { RiskAssessment, RiskEngine } from '../risk/types';
-import { ApiError, invalidRequest, paymentBlocked, permissionDenied } from '../shared/errors';
+import { ApiError, invalidRequest, paymentBlocked } from '../shared/errors';
 import { newId } from '../shared/ids';
 import { MAX_AMOUNT } from '../shared/money';
 import type { Logger } from 'pino';
@@ -31,6 +32,11 @@ export interface CheckoutDeps {
   /** How long a request waits for another request holding the same key before answering 409. */
   inProgressWaitMs: number;
   logger: Logger;
+  /**
+   * Throws when this user's data may not go to that provider (data residency: src/rights/residency.ts).
+   * Asked before a checkout stores anything, and again before a session is opened later (after step-up).
+   */
+  mayReachProvider?: (userHash: string, provider: ProviderName) => Promise<void>;
 }
 
 export interface CheckoutCommand {
@@ -49,12 +55,6 @@ const STATUS_FOR_DECISION: Record<RiskAssessment['decision'], PaymentStatus> = {
 
 const POLL_MS = 50;
 
-function refusalFor(assessment: RiskAssessment): ApiError {
-  return assessment.blockCode === 'guardian_consent_required'
-    ? permissionDenied('guardian_consent_required', 'A guardian must consent before this account can make payments.')
-    : paymentBlocked();
-}
-
 /** A refusal stored as the key's answer; it names the payment it kept, so the app can ask for the decision. */
 const errorResponse = (error: ApiError, paymentId: string): StoredResponse => ({
   status: error.status,
@@ -72,9 +72,10 @@ const providerRefused = (provider: string) =>
 
 /**
  * Creates a payment for a catalog item, in three steps so that no database transaction stays open while a
- * provider is called, and in as few round trips as the work allows (three statements for a returning user):
- *   1. risk is decided (one blocklist read beside one Redis script), then one statement claims the
- *      Idempotency-Key and stores the encrypted payment, its history row and the decision;
+ * provider is called, and in as few round trips as the work allows (six statements for a returning user):
+ *   1. risk is decided (one blocklist read beside the Redis scripts), then one short transaction seals the
+ *      personal fields and one statement in it claims the Idempotency-Key and stores the encrypted payment,
+ *      its history row and the decision;
  *   2. the provider session is opened (keyed by our payment id, so doing it twice opens it once);
  *   3. one statement stores the session and the answer.
  * A request that dies between 1 and 3 leaves the key "in progress" under a lease; a retry with the same
@@ -93,10 +94,10 @@ export function createCheckoutService(deps: CheckoutDeps) {
   }
 
   /**
-   * Prices the item, decides risk and seals the personal fields: everything step 1's single statement
-   * stores. Pricing happens only for a new key, so a replay never depends on today's catalog.
+   * Prices the item and decides risk, outside any transaction (the blocklist read goes to the pool).
+   * Pricing happens only for a new key, so a replay never depends on today's catalog.
    */
-  async function draftPayment(command: CheckoutCommand, scope: IdempotencyScope): Promise<{ draft: PaymentDraft; assessment: RiskAssessment }> {
+  async function decide(command: CheckoutCommand, scope: IdempotencyScope) {
     const { request, user } = command;
     const provider = deps.providers.forCheckout(request.provider);
     const { item, money } = priceOf(request, provider);
@@ -114,16 +115,24 @@ export function createCheckoutService(deps: CheckoutDeps) {
       },
       deps.db,
     );
+    refuseUnconsentedMinor(assessment);
+    return { id, provider, item, money, deviceHash, assessment };
+  }
+
+  /** The payment as step 1's single statement stores it, its personal fields sealed in `tx`. */
+  async function draftPayment(tx: Sql, command: CheckoutCommand, scope: IdempotencyScope, decided: Awaited<ReturnType<typeof decide>>): Promise<PaymentDraft> {
+    const { request, user } = command;
+    const { id, provider, item, money, deviceHash, assessment } = decided;
     const status = STATUS_FOR_DECISION[assessment.decision];
-    const seal = (column: string, value: string) => deps.vault.encrypt(deps.db, scope.userHash, `payments.${column}`, value);
-    // The first seal creates the user's data key if need be; the others then find it cached.
+    const seal = (column: string, value: string) => deps.vault.encrypt(tx, scope.userHash, `payments.${column}`, value);
+    // The first seal reads (or creates) the user's data key; the others find it held by this transaction.
     const userIdEnc = await seal('user_id', user.id);
     const [deviceEnc, ipEnc, locationEnc] = await Promise.all([
       seal('device', JSON.stringify(request.device)),
       seal('ip', command.ipAddress),
       request.location ? seal('location', JSON.stringify(request.location)) : null,
     ]);
-    const draft: PaymentDraft = {
+    return {
       id, userHash: scope.userHash, userIdEnc, deviceHash, deviceEnc, ipEnc, locationEnc, sku: item.sku, itemName: item.name,
       quantity: request.quantity, amount: money.amount, currency: money.currency, provider: request.provider,
       captureMethod: assessment.decision === 'review' && provider.capabilities.manualCapture ? 'manual' : 'automatic',
@@ -132,7 +141,6 @@ export function createCheckoutService(deps: CheckoutDeps) {
       historySource: `checkout:risk_${assessment.decision}`,
       journal: assessment.journal as JournalEntry | undefined,
     };
-    return { draft, assessment };
   }
 
   type Step = { response: StoredResponse } | { payment: Payment; lease: Lease } | { state: 'busy' };
@@ -144,17 +152,16 @@ export function createCheckoutService(deps: CheckoutDeps) {
    * Undefined when the key was taken after all (then nothing was written).
    */
   async function createPayment(command: CheckoutCommand, scope: IdempotencyScope): Promise<Step | undefined> {
-    const { draft, assessment } = await draftPayment(command, scope);
+    const decided = await decide(command, scope);
     const lease = randomUUID();
-    if (draft.status === 'requires_payment') {
-      const row = await claimKeyAndCreatePayment(deps.db, scope, deps.idempotencyTtlHours, lease, draft);
-      return row && { payment: toPayment(row), lease };
-    }
+    // One short transaction: the seals hold the vault's share lock on the user's key row until the payment
+    // is stored, so an erasure cannot slip in between.
     return deps.db.transaction(async (tx) => {
-      const row = await claimKeyAndCreatePayment(tx, scope, deps.idempotencyTtlHours, lease, draft);
+      const row = await claimKeyAndCreatePayment(tx, scope, deps.idempotencyTtlHours, lease, await draftPayment(tx, command, scope, decided));
       if (!row) return undefined;
       const payment = toPayment(row);
-      const response = payment.status === 'blocked' ? errorResponse(refusalFor(assessment), payment.id) : { status: 201, body: paymentView(payment) };
+      if (payment.status === 'requires_payment') return { payment, lease };
+      const response = payment.status === 'blocked' ? errorResponse(paymentBlocked(), payment.id) : { status: 201, body: paymentView(payment) };
       await completeIdempotencyKey(tx, scope, lease, response, payment.id);
       return { response };
     });
@@ -217,6 +224,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
    */
   async function openSession(payment: Payment, store: SessionStore = storeSession): Promise<Payment> {
     if (payment.status !== 'requires_payment') return payment;
+    if (!payment.providerRef) await deps.mayReachProvider?.(payment.userHash, payment.provider);
     try {
       return await ensureSession(payment, store);
     } catch (error) {
@@ -258,6 +266,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
 
   async function checkout(command: CheckoutCommand): Promise<StoredResponse> {
     const scope = idempotencyScope(deps.vault.blindIndex, deps.vault.userHash(command.user.id), command.idempotencyKey, command.request);
+    await deps.mayReachProvider?.(scope.userHash, command.request.provider);
     const deadline = Date.now() + deps.inProgressWaitMs;
     // Most keys are new: the first look tries to create at once, later looks only read the key.
     for (let keyLooksFree = true; ; keyLooksFree = false) {

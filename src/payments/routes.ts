@@ -33,7 +33,7 @@ openapi.registerPath({
   responses: {
     201: jsonContent(paymentSchema, 'The payment, with next_action for the app'),
     402: jsonContent(errorSchema, 'Blocked by the risk engine (payment_blocked)'),
-    403: jsonContent(errorSchema, 'A guardian must consent (guardian_consent_required)'),
+    403: jsonContent(errorSchema, 'A guardian must consent (guardian_consent_required), or the provider is outside DATA_REGION and the payer has not consented to the transfer (cross_border_consent_required)'),
     409: jsonContent(errorSchema, '`idempotency_key_reused` (another body) or `idempotency_key_in_use` (the first request is still running)'),
     502: jsonContent(errorSchema, '`provider_error`: the provider refused to open the payment'),
     ...commonErrors,

@@ -59,6 +59,9 @@ async function rehashSubject(tx: Sql, deps: RehashDeps, subject: SubjectRow): Pr
     const device = JSON.parse(await vault.decrypt(tx, subject.subject_hash, 'payments.device', payment.device_enc)) as { id: string };
     await tx.many('UPDATE payments SET user_hash = $2, device_hash = $3 WHERE id = $1', [payment.id, newHash, to.hash('device', device.id)]);
   }
+  // Consents and open rights requests follow the subject; a request's own keyed reference does not (see docs).
+  await tx.many('UPDATE consent_events SET subject_hash = $2 WHERE subject_hash = $1', [subject.subject_hash, newHash]);
+  await tx.many('UPDATE rights_requests SET subject_hash = $2 WHERE subject_hash = $1', [subject.subject_hash, newHash]);
   return 'rehashed';
 }
 

@@ -8,7 +8,12 @@ interface DataKey {
   key: Buffer;
 }
 
-const CACHE_TTL_MS = 5 * 60_000;
+/**
+ * How long an unwrapped data key stays in this process's memory. Short, because an erasure on another
+ * instance cannot reach this cache: the write path re-reads the key row on every use anyway (see
+ * `dataKeyFor`), so this bounds only how long key material of an erased subject lingers in memory.
+ */
+const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 10_000;
 
 /**
@@ -20,11 +25,11 @@ const CACHE_MAX = 10_000;
 export class PersonalDataVault {
   private readonly cache = new Map<string, { dataKey: DataKey; expiresAt: number }>();
   /**
-   * Keys created inside a transaction that has not committed yet, by transaction. They must not enter the
-   * shared cache: if the transaction rolls back, the key never existed, and data sealed with it later would
-   * be unreadable.
+   * Keys a transaction created (not committed yet) or holds a share lock on, by transaction. New keys must
+   * not enter the shared cache: if the transaction rolls back, the key never existed, and data sealed with
+   * it later would be unreadable. A locked key cannot be erased before the transaction ends.
    */
-  private readonly uncommitted = new WeakMap<Sql, Map<string, DataKey>>();
+  private readonly heldByTransaction = new WeakMap<Sql, Map<string, DataKey>>();
 
   constructor(
     private readonly keyring: MasterKeyring,
@@ -41,16 +46,36 @@ export class PersonalDataVault {
   }
 
   async decrypt(sql: Sql, userHash: string, column: string, ciphertext: string): Promise<string> {
-    const dataKey = await this.existingDataKey(sql, userHash);
     const [keyId, sealed] = ciphertext.split('.', 2);
+    let dataKey = await this.existingDataKey(sql, userHash);
+    // A cached key of an erased subject is not the key of their fresh subject: read the stored one.
+    if (dataKey && dataKey.id !== keyId) dataKey = await this.existingDataKey(sql, userHash, { cached: false, lock: false });
     if (!dataKey || dataKey.id !== keyId) throw new Error('The data key for this value is gone (erased or rotated away)');
     return openAesGcm(dataKey.key, sealed, column).toString('utf8');
   }
 
+  /**
+   * Crypto-shredding: deletes the subject's data key, so every value sealed under it is unreadable
+   * wherever a copy lives (replicas, backups). Run inside the erasure's transaction, after `lockSubjectKey`.
+   */
+  async shred(tx: Sql, userHash: string): Promise<void> {
+    await tx.many('DELETE FROM subject_keys WHERE subject_hash = $1', [userHash]);
+    this.cache.delete(userHash);
+  }
+
+  /**
+   * Locks the subject's key row until the transaction ends. A checkout seals under a key-share lock on the same
+   * row (`dataKeyFor`), so an erasure waits for checkouts already sealing and those that follow wait for it,
+   * then find no key and start a fresh subject.
+   */
+  async lockSubjectKey(tx: Sql, userHash: string): Promise<void> {
+    await tx.many('SELECT id FROM subject_keys WHERE subject_hash = $1 FOR UPDATE', [userHash]);
+  }
+
   /** Creates the subject's data key on first use; concurrent first uses agree on one key through the unique index. */
   private async dataKeyFor(tx: Sql, userHash: string): Promise<DataKey> {
-    const existing = await this.existingDataKey(tx, userHash);
-    if (existing) return existing;
+    const existing = await this.existingDataKey(tx, userHash, { cached: false, lock: true });
+    if (existing) return this.hold(tx, userHash, existing);
     const key = randomBytes(32);
     const { masterKeyId, wrapped } = this.keyring.wrap(key, userHash);
     const created = await tx.one<{ id: string }>(
@@ -58,41 +83,41 @@ export class PersonalDataVault {
        ON CONFLICT (subject_hash) DO NOTHING RETURNING id`,
       [newId('dk'), userHash, masterKeyId, wrapped],
     );
-    if (created) {
-      const dataKey = { id: created.id, key };
-      const pending = this.uncommitted.get(tx) ?? new Map<string, DataKey>();
-      this.uncommitted.set(tx, pending.set(userHash, dataKey));
-      // Once committed the key is everyone's: caching it spares the next checkout of this user a read.
-      tx.afterCommit?.(() => {
-        pending.delete(userHash);
-        this.remember(userHash, dataKey);
-      });
-      return dataKey;
-    }
+    if (created) return this.hold(tx, userHash, { id: created.id, key });
     // Another transaction created it first (the insert waited for it to commit): read the committed key.
-    const stored = await this.existingDataKey(tx, userHash);
+    const stored = await this.existingDataKey(tx, userHash, { cached: false, lock: true });
     if (!stored) throw new Error('Subject key vanished right after it was created');
-    return stored;
+    return this.hold(tx, userHash, stored);
   }
 
-  private async existingDataKey(sql: Sql, userHash: string): Promise<DataKey | undefined> {
-    const ownUncommitted = this.uncommitted.get(sql)?.get(userHash);
-    if (ownUncommitted) return ownUncommitted;
-    const cached = this.cache.get(userHash);
-    if (cached && cached.expiresAt > Date.now()) return cached.dataKey;
-    const row = await sql.one<{ id: string; master_key_id: string; wrapped_key: string }>(
-      'SELECT id, master_key_id, wrapped_key FROM subject_keys WHERE subject_hash = $1',
-      [userHash],
-    );
-    if (!row) return undefined;
-    const dataKey = { id: row.id, key: this.keyring.unwrap(row.master_key_id, row.wrapped_key, userHash) };
-    this.remember(userHash, dataKey);
+  private hold(tx: Sql, userHash: string, dataKey: DataKey): DataKey {
+    const held = this.heldByTransaction.get(tx) ?? new Map<string, DataKey>();
+    this.heldByTransaction.set(tx, held.set(userHash, dataKey));
     return dataKey;
   }
 
-  private remember(userHash: string, dataKey: DataKey): void {
+  /**
+   * The subject's key: from this transaction's own new keys, the cache, or the database. Sealing reads the
+   * row (`cached: false`, under a share lock): a cached key may belong to a subject erased meanwhile by
+   * another instance, and data sealed under it would be unreadable from the start. The unwrapped key is
+   * still reused from the cache when the stored row names the same key.
+   */
+  private async existingDataKey(sql: Sql, userHash: string, read = { cached: true, lock: false }): Promise<DataKey | undefined> {
+    const held = this.heldByTransaction.get(sql)?.get(userHash);
+    if (held) return held;
+    const cached = this.cache.get(userHash);
+    const fresh = cached && cached.expiresAt > Date.now() ? cached.dataKey : undefined;
+    if (fresh && read.cached) return fresh;
+    const row = await sql.one<{ id: string; master_key_id: string; wrapped_key: string }>(
+      `SELECT id, master_key_id, wrapped_key FROM subject_keys WHERE subject_hash = $1${read.lock ? ' FOR KEY SHARE' : ''}`,
+      [userHash],
+    );
+    if (!row) return undefined;
+    if (fresh?.id === row.id) return fresh;
+    const dataKey = { id: row.id, key: this.keyring.unwrap(row.master_key_id, row.wrapped_key, userHash) };
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(userHash, { dataKey, expiresAt: Date.now() + CACHE_TTL_MS });
+    return dataKey;
   }
 }
 

@@ -15,12 +15,12 @@ const DAY_MS = 86_400_000;
 
 /**
  * One batch in its own short transaction. The append-only triggers on evidence tables let a row go only
- * while `kalos.retention` is on, and SET LOCAL switches it on for this transaction alone: it ends with the
+ * while `kalos.maintenance` names it, and SET LOCAL switches it on for this transaction alone: it ends with the
  * commit, so nothing else on the pooled connection can rewrite history afterwards.
  */
 function runBatch(db: Database, rule: RetentionRule, cutoff: Date, batchSize: number): Promise<number> {
   return db.transaction(async (tx) => {
-    await tx.many(`SET LOCAL kalos.retention = 'on'`);
+    await tx.many(`SET LOCAL kalos.maintenance = 'retention'`);
     return (await tx.many(rule.batch, [cutoff, batchSize])).length;
   });
 }

@@ -41,8 +41,8 @@ export interface CounterSpec {
   value?: (event: CounterEvent) => number;
   /** sum: kept apart per this (amounts in different currencies do not add up). */
   per?: (event: CounterEvent) => string;
-  /** distinct: what is counted once. */
-  member?: (event: CounterEvent) => string;
+  /** distinct: whose keyed hash is counted once. */
+  member?: CounterSubject;
 }
 
 export const COUNTERS = [
@@ -57,8 +57,8 @@ export const COUNTERS = [
   { name: 'ip_24h', key: 'ip', window: DAY_MS, kind: 'count' },
   { name: 'user_amount_24h', key: 'user', window: DAY_MS, kind: 'sum', value: (e) => e.money.amount, per: (e) => e.money.currency },
   { name: 'user_failed_1h', key: 'user', window: HOUR_MS, kind: 'count', on: 'failure' },
-  { name: 'device_users_24h', key: 'device', window: DAY_MS, kind: 'distinct', member: (e) => e.userKey },
-  { name: 'user_devices_24h', key: 'user', window: DAY_MS, kind: 'distinct', member: (e) => e.deviceKey },
+  { name: 'device_users_24h', key: 'device', window: DAY_MS, kind: 'distinct', member: 'user' },
+  { name: 'user_devices_24h', key: 'user', window: DAY_MS, kind: 'distinct', member: 'device' },
 ] as const satisfies readonly CounterSpec[];
 
 export type CounterName = (typeof COUNTERS)[number]['name'];
@@ -82,7 +82,7 @@ const subjectKeyOf = (event: CounterEvent, subject: CounterSubject) =>
 export const readOnly = (op: CounterOp): CounterOp => ({ ...op, step: op.spec.kind === 'distinct' ? '' : 0 });
 
 function checkoutStep(spec: CounterSpec, event: CounterEvent): number | string {
-  if (spec.kind === 'distinct') return spec.member!(event);
+  if (spec.kind === 'distinct') return subjectKeyOf(event, spec.member!);
   return spec.kind === 'sum' ? spec.value!(event) : 1;
 }
 
@@ -113,6 +113,21 @@ export const attemptKeys = (subject: CounterSubject, subjectKey: string, at: num
 export function userKeys(userKey: string, at: number): string[] {
   const own = COUNTERS.filter((spec: CounterSpec) => spec.key === 'user').map((spec) => `${subjectTag('user', userKey)}:${spec.name}`);
   return [...own, locationKey(userKey), ...attemptKeys('user', userKey, at)];
+}
+
+/**
+ * Where a user is a member of another subject's distinct count (a device's users), found through the user's
+ * own distinct count of those subjects (the user's devices): what erasure must also remove the user from.
+ */
+export function userMemberships(userKey: string): Array<{ listedIn: string; foreignKey: (subjectKey: string) => string }> {
+  const specs: readonly CounterSpec[] = COUNTERS;
+  return specs
+    .filter((spec) => spec.kind === 'distinct' && spec.key !== 'user' && spec.member === 'user')
+    .flatMap((spec) => {
+      const listing = specs.find((own) => own.kind === 'distinct' && own.key === 'user' && own.member === spec.key);
+      if (!listing) return [];
+      return [{ listedIn: `${subjectTag('user', userKey)}:${listing.name}`, foreignKey: (subjectKey: string) => `${subjectTag(spec.key, subjectKey)}:${spec.name}` }];
+    });
 }
 
 /** The ops of one event, by subject: each group is one script call, all of its keys in one slot. */

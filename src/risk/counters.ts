@@ -16,6 +16,7 @@ import {
   readOnly,
   RING_BUCKETS,
   userKeys,
+  userMemberships,
 } from './counter-specs';
 
 /**
@@ -217,7 +218,11 @@ export class MemoryCounters implements RiskCounters {
   }
 
   async forgetUser(userHash: string): Promise<void> {
-    for (const key of userKeys(userHash, Date.now())) this.keys.delete(key);
+    const now = Date.now();
+    for (const { listedIn, foreignKey } of userMemberships(userHash)) {
+      for (const subjectKey of this.keys.fields(listedIn, now).keys()) this.keys.fields(foreignKey(subjectKey), now).delete(userHash);
+    }
+    for (const key of userKeys(userHash, now)) this.keys.delete(key);
   }
 
   async close(): Promise<void> {}

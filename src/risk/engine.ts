@@ -9,6 +9,7 @@ import { RedisCounters } from './redis-counters';
 import { LOCATION_KEY_LABEL, LocationSeal } from './sealed-location';
 import { BUILT_IN_REASONS, DEFAULT_HOW_TO_CONTEST, evaluateRules, loadRuleSet, mostSevere, RuleOutcome, RuleSet, RulesFileError } from './rules';
 import type { RiskSettings } from './settings';
+import { isUnconsentedMinor } from '../rights/minors';
 import type { PaymentStatusChange, RiskAssessment, RiskInput, RiskRuntime, RuleReloadResult } from './types';
 
 /** Logs carry error kinds only: a driver message could quote a value, and values may be personal. */
@@ -75,7 +76,9 @@ export class DefaultRiskEngine implements RiskRuntime {
     };
     const at = input.now.getTime();
     // Sealed here and opened below: the counters only ever hold the location encrypted.
-    const sealedLocation = input.location && this.locations.seal(keys.user, input.location, at);
+    // A minor's location is not kept without a guardian's consent (src/rights/minors.ts).
+    const location = isUnconsentedMinor(input.claims) ? undefined : input.location;
+    const sealedLocation = location && this.locations.seal(keys.user, location, at);
     const [counters, lists] = await Promise.all([
       this.deps.counters
         .observe({ at, attemptId: input.attemptId, userKey: keys.user, deviceKey: keys.device, ipKey: keys.ip, money: input.money, sealedLocation })
@@ -136,6 +139,10 @@ export class DefaultRiskEngine implements RiskRuntime {
     }
   }
 
+  async forgetUser(userHash: string): Promise<void> {
+    await this.deps.counters.forgetUser(userHash);
+  }
+
   reload(): RuleReloadResult {
     try {
       this.ruleSet = loadRuleSet(this.deps.settings.rulesFile);
@@ -146,10 +153,6 @@ export class DefaultRiskEngine implements RiskRuntime {
       this.deps.logger?.warn({ version: this.ruleSet.version, issues: error.issues }, 'risk rules file invalid; keeping the rules in force');
       return { reloaded: false, version: this.ruleSet.version, issues: error.issues };
     }
-  }
-
-  forgetUser(userHash: string): Promise<void> {
-    return this.deps.counters.forgetUser(userHash);
   }
 
   async close(): Promise<void> {

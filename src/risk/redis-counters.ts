@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { counterKey, DAY_MS, DISTINCT_CAP, HOUR_MS, RING_BUCKETS, userKeys } from './counter-specs';
+import { counterKey, DAY_MS, DISTINCT_CAP, HOUR_MS, RING_BUCKETS, userKeys, userMemberships } from './counter-specs';
 import { CheckoutObservation, CounterSnapshot, failureCall, RiskCounters, snapshotOf, SubjectCall, subjectCalls } from './counters';
 
 /**
@@ -143,9 +143,17 @@ export class RedisCounters implements RiskCounters {
     await this.withinTimeout(this.send(failureCall(userKey, at)));
   }
 
-  /** With every key of a user under one hash tag, forgetting them is one DEL of known names. */
+  /**
+   * The user's own keys are known names under one hash tag: one DEL. The user is also removed from the
+   * distinct counts of the devices they used (other slots: one HDEL each, not in a script).
+   */
   async forgetUser(userHash: string): Promise<void> {
-    await this.redis.del(...userKeys(userHash, Date.now()).map((key) => `${this.options.keyPrefix}${key}`));
+    const prefixed = (key: string) => `${this.options.keyPrefix}${key}`;
+    for (const { listedIn, foreignKey } of userMemberships(userHash)) {
+      const subjects = await this.redis.hkeys(prefixed(listedIn));
+      await Promise.all(subjects.map((subjectKey) => this.redis.hdel(prefixed(foreignKey(subjectKey)), userHash)));
+    }
+    await this.redis.del(...userKeys(userHash, Date.now()).map(prefixed));
   }
 
   /** The client is the gateway's: closing it is the gateway's job. */

@@ -39,6 +39,7 @@ openapi.registerPath({
   responses: {
     200: jsonContent(paymentSchema, 'Verified: the payment now requires payment, with its next_action'),
     402: jsonContent(errorSchema, 'Too many failed verifications: the payment is blocked'),
+    403: jsonContent(errorSchema, '`cross_border_consent_required`: verified, but the provider is outside DATA_REGION and the consent was withdrawn; retry once it is given'),
     409: jsonContent(errorSchema, 'The payment does not wait for verification'),
     ...commonErrors,
   },

@@ -75,7 +75,7 @@ async function journalStepUp(tx: Sql, payment: Payment, passed: boolean, failure
 }
 
 /** A token is known by its issuer and `jti` (unique per issuer), kept only as a hash. */
-const tokenHash = (claims: StepUpClaims) => createHash('sha256').update(`${String(claims.iss ?? '')}\u0000${String(claims.jti)}`).digest('base64url');
+export const tokenHash = (claims: StepUpClaims) => createHash('sha256').update(`${String(claims.iss ?? '')}\u0000${String(claims.jti)}`).digest('base64url');
 
 /** The token's checks, done before the transaction: a signature check can wait on the identity service's keys. */
 type TokenCheck = { failure: StepUpFailure } | { tokenHash: string };

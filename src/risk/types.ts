@@ -49,6 +49,8 @@ export interface RiskEngine {
    * Must not throw: the change is already durable.
    */
   paymentStatusChanged?(change: PaymentStatusChange): Promise<void>;
+  /** Erasure: forgets every velocity counter kept for this user (their keyed hash). Throws when the store is unreachable. */
+  forgetUser(userHash: string): Promise<void>;
 }
 
 export interface PaymentStatusChange {

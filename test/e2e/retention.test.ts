@@ -147,7 +147,7 @@ describe('retention on a clock moved forward', () => {
     await expect(db.many('DELETE FROM payment_status_history')).rejects.toThrow('payment_status_history is append-only');
     await expect(
       db.transaction(async (tx) => {
-        await tx.many(`SET LOCAL kalos.retention = 'on'`);
+        await tx.many(`SET LOCAL kalos.maintenance = 'retention'`);
         await tx.many(`UPDATE payment_status_history SET source = 'rewritten'`);
       }),
     ).rejects.toThrow('payment_status_history is append-only');
