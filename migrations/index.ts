@@ -4,6 +4,7 @@ import { IdempotencyLeases1732900000000 } from './1732900000000-idempotency-leas
 import { IdempotencyLeaseOwner1733100000000 } from './1733100000000-idempotency-lease-owner';
 import { PaymentFacts1733200000000 } from './1733200000000-payment-facts';
 import { StepUpReplay1733000000000 } from './1733000000000-step-up-replay';
+import { StaffOps1733500000000 } from './1733500000000-staff-ops';
 import { RetentionTriggers1733600000000 } from './1733600000000-retention-triggers';
 import { RetentionIndexes1733600000001 } from './1733600000001-retention-indexes';
 import { UserRights1733700000000 } from './1733700000000-user-rights';
@@ -16,6 +17,7 @@ export const migrations = [
   StepUpReplay1733000000000,
   IdempotencyLeaseOwner1733100000000,
   PaymentFacts1733200000000,
+  StaffOps1733500000000,
   RetentionTriggers1733600000000,
   RetentionIndexes1733600000001,
   UserRights1733700000000,

@@ -17,6 +17,7 @@ import { createProviderRegistry } from '../providers/registry';
 import { createRiskEngine } from '../risk';
 import { createIdentityCheck } from '../rights/identity';
 import { createResidencyCheck } from '../rights/residency';
+import { createStaffOps, embeddedStaffIssuer } from '../staff/service';
 import { createWebhookService } from '../webhooks/service';
 
 /**
@@ -46,6 +47,7 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   const logger = options.logger ?? createLogger(config.logLevel);
   for (const warning of startupWarnings(config)) logger.warn(warning);
   const keys: KeyMaterial = resolveKeyMaterial(config);
+  const staffIssuer = embeddedStaffIssuer(config.staff, { dataDir: config.dataDir, generatedKeysAllowed: config.keys.generatedAllowed });
   const catalog = Catalog.fromFile(config.catalogFile);
   const tokens = new TokenVerifier({
     issuer: config.auth.issuer,
@@ -110,6 +112,8 @@ export async function createGateway(config: Config, options: { logger?: Logger }
   // Started by startJobs (src/jobs), not here: a CLI or a test that only needs the gateway runs no workers.
   const jobs = createJobEngine({ db, settings: config.jobs, logger, metrics, stopTimeoutMs: config.shutdownGraceMs });
 
+  const staff = createStaffOps(config.staff, { db, blindIndex, embeddedIssuer: staffIssuer, logger });
+
   return {
     config,
     logger,
@@ -129,6 +133,9 @@ export async function createGateway(config: Config, options: { logger?: Logger }
     checkout,
     jobs,
     rightsIdentity,
+    staff,
+    /** Tells the risk engine a payment's status changed (its per-user counters); staff actions call it too. */
+    onStatusChange,
     /** This instance's own address (set once the server listens): where the sandbox delivers its webhooks by default. */
     selfUrl: undefined as string | undefined,
     async close() {

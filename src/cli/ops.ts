@@ -1,37 +1,54 @@
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createGateway, Gateway } from '../app/context';
 import { loadConfig } from '../config';
-import { approveHeldPayment, rejectHeldPayment } from '../risk/review';
+import { runWhenMain } from './entry';
+import { ApiError } from '../shared/errors';
+import { runPaymentAction, StaffAction } from '../staff/actions';
+import type { StaffMember } from '../staff/auth';
 
 const USAGE = [
-  'usage: npm run ops -- approve <payment id>                              release a payment held for review',
-  '       npm run ops -- reject <payment id>                               void it, or refund it in full',
-  '       npm run ops -- refund <payment id> [--amount N] [--reason TEXT]  refund part (minor units) or all of the rest',
+  'usage: npm run ops -- approve <payment id> --reason TEXT                release a payment held for review',
+  '       npm run ops -- reject <payment id> --reason TEXT                 void it, or refund it in full',
+  '       npm run ops -- refund <payment id> [--amount N] --reason TEXT    refund part (minor units) or all of the rest',
+  '       [--as STAFF_ID]  who acts, for the audit log (default: cli:<login name>)',
 ].join('\n');
 
+const ACTIONS: readonly string[] = ['approve', 'reject', 'refund'];
+
+function parse(args: string[]) {
+  const { positionals, values } = parseArgs({
+    args, allowPositionals: true, options: { amount: { type: 'string' }, reason: { type: 'string' }, as: { type: 'string' } },
+  });
+  const [action, paymentId] = positionals;
+  if (!paymentId || positionals.length !== 2 || !ACTIONS.includes(action)) throw new Error(USAGE);
+  const reason = values.reason?.trim() ?? '';
+  if (reason.length < 1 || reason.length > 500) throw new Error(`--reason (1–500 characters) is required; it goes into the audit log\n${USAGE}`);
+  const amount = values.amount === undefined ? undefined : Number(values.amount);
+  if (amount !== undefined && !Number.isSafeInteger(amount)) throw new Error('--amount takes a whole number of minor units (fen, cents)');
+  return { action: action as StaffAction, paymentId, reason, amount, actor: values.as ?? `cli:${os.userInfo().username}` };
+}
+
 /**
- * Staff actions until the ops API exists: settle a held payment, or refund one. They run the same domain
- * functions the API will call, on the gateway's own configuration, and print the payment's new status.
+ * The staff actions from a shell: the same domain functions, claims and audit rows as the ops API
+ * (src/staff/actions.ts), acting as a staff member with the role the action needs.
  */
 export async function runOpsCommand(args: string[], gateway: Gateway): Promise<string> {
-  const { positionals, values } = parseArgs({ args, allowPositionals: true, options: { amount: { type: 'string' }, reason: { type: 'string' } } });
-  const [command, paymentId] = positionals;
-  if (!paymentId || positionals.length !== 2) throw new Error(USAGE);
-  const deps = { ...gateway, onStatusChange: () => undefined };
-  switch (command) {
-    case 'approve':
-    case 'reject': {
-      const payment = await (command === 'approve' ? approveHeldPayment : rejectHeldPayment)(deps, paymentId);
-      return `${payment.id}: ${payment.status}`;
-    }
-    case 'refund': {
-      const amount = values.amount === undefined ? undefined : Number(values.amount);
-      if (amount !== undefined && !Number.isSafeInteger(amount)) throw new Error('--amount takes a whole number of minor units (fen, cents)');
-      const refund = await gateway.refunds.refund({ paymentId, amount, reason: values.reason ?? 'requested_by_customer' });
-      return `${refund.id}: ${refund.amount} ${refund.currency} ${refund.status}`;
-    }
-    default:
-      throw new Error(USAGE);
+  const request = parse(args);
+  const staff: StaffMember = { id: request.actor, roles: [request.action === 'refund' ? 'refunds' : 'reviewer'] };
+  const audit = (outcome: 'ok' | 'refused' | 'failed', detail: Record<string, unknown>) =>
+    gateway.staff.audit.append({
+      actor: staff.id, role: staff.roles.join(','), action: `payment.${request.action}`, resource: `payment:${request.paymentId}`, outcome,
+      requestId: 'cli', ipHash: gateway.staff.audit.ipHash('cli'), detail,
+    });
+  try {
+    const { body } = await runPaymentAction(gateway, staff, request);
+    await audit('ok', { reason: request.reason, amount: request.amount });
+    const answer = body as { id: string; status: string; amount: number; currency: string };
+    return request.action === 'refund' ? `${answer.id}: ${answer.amount} ${answer.currency} ${answer.status}` : `${answer.id}: ${answer.status}`;
+  } catch (error) {
+    await audit(error instanceof ApiError && error.status < 500 ? 'refused' : 'failed', { code: error instanceof ApiError ? error.code : 'internal_error' });
+    throw error;
   }
 }
 
@@ -44,9 +61,4 @@ async function main() {
   }
 }
 
-if (require.main === module) {
-  main().catch((error) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  });
-}
+runWhenMain(module, main);

@@ -3,8 +3,15 @@ import { parseArgs } from 'node:util';
 import { signAppToken } from '../auth/embedded-issuer';
 import { loadConfig } from '../config';
 import { loadOrCreateGeneratedSecrets } from '../config/key-material';
+import { signStaffToken, STAFF_ROLES } from '../staff/auth';
+import { loadOrCreateStaffKey } from '../staff/keys';
+import { usesEmbeddedStaffIssuer } from '../staff/settings';
+import type { Config } from '../config';
 
-const USAGE = 'usage: npm run token -- --sub <user id> [--minor] [--guardian-consent] [--country CN] [--step-up] [--expires-in SECONDS]';
+const USAGE = [
+  'usage: npm run token -- --sub <user id> [--minor] [--guardian-consent] [--country CN] [--step-up] [--expires-in SECONDS]',
+  '       npm run token -- --ops <role[,role…]> --sub <staff id> [--expires-in SECONDS]   roles: viewer reviewer refunds risk_admin auditor',
+].join('\n');
 
 /**
  * `npm run token -- --sub alice`: an app token for the embedded instance. `--step-up` mints what the
@@ -20,10 +27,12 @@ async function main() {
       country: { type: 'string' },
       'expires-in': { type: 'string', default: '3600' },
       'step-up': { type: 'boolean', default: false },
+      ops: { type: 'string' },
     },
   });
   if (!values.sub) throw new Error(USAGE);
   const config = loadConfig();
+  if (values.ops !== undefined) return mintStaffToken(config, values.sub, values.ops, Number(values['expires-in']));
   if (config.auth.jwksUrl || config.auth.publicKey) throw new Error('This gateway trusts an external identity service; ask it for tokens.');
   const secrets = loadOrCreateGeneratedSecrets(config.dataDir);
   const token = await signAppToken(
@@ -37,6 +46,17 @@ async function main() {
       extra: values['step-up'] ? { amr: ['mfa'], auth_time: Math.floor(Date.now() / 1000), jti: randomUUID() } : undefined,
     },
   );
+  process.stdout.write(`${token}\n`);
+}
+
+/** `--ops reviewer`: a staff token from the embedded staff issuer, for the ops API and the console at /ops/. */
+async function mintStaffToken(config: Config, sub: string, rolesText: string, expiresInSeconds: number) {
+  if (!usesEmbeddedStaffIssuer(config.staff)) throw new Error('This gateway trusts a staff identity provider; ask it for staff tokens.');
+  const roles = rolesText.split(',').map((role) => role.trim());
+  const unknown = roles.filter((role) => !(STAFF_ROLES as readonly string[]).includes(role));
+  if (unknown.length > 0) throw new Error(`unknown role ${unknown.join(', ')}\n${USAGE}`);
+  const key = loadOrCreateStaffKey(config.dataDir);
+  const token = await signStaffToken({ privateKeyPem: key.privateKeyPem, iss: config.staff.issuer, aud: config.staff.audience }, { sub, roles, expiresInSeconds });
   process.stdout.write(`${token}\n`);
 }
 

@@ -9,6 +9,7 @@ import { rightsSettingsSchema, RightsSettings } from '../rights/settings';
 import { DEFAULT_JWKS_TIMEOUT_MS, importPublicKey } from '../auth/app-tokens';
 import { jobsSettingsSchema, JobsSettings } from '../jobs/settings';
 import { retentionSettingsSchema, RetentionSettings } from '../retention/settings';
+import { staffSettingIssues, staffSettingsSchema, StaffSettings } from '../staff/settings';
 
 export { ConfigError } from './settings';
 export type { Env } from './settings';
@@ -69,6 +70,7 @@ interface DomainSettings {
   jobs: JobsSettings;
   retention: RetentionSettings;
   rights: RightsSettings;
+  staff: StaffSettings;
 }
 
 function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, alipay: AlipaySettings, risk: RiskSettings, domains: DomainSettings) {
@@ -198,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
   const jobs = parseSettings(jobsSettingsSchema, env);
   const retention = parseSettings(retentionSettingsSchema, env);
   const rights = parseSettings(rightsSettingsSchema, env);
+  const staff = parseSettings(staffSettingsSchema, env);
   const issues = [
     ...core.issues,
     ...stripe.issues,
@@ -206,6 +209,8 @@ export function loadConfig(env: Env = process.env): Config {
     ...jobs.issues,
     ...retention.issues,
     ...rights.issues,
+    ...staff.issues,
+    ...staffSettingIssues(staff.value, core.value && { issuer: core.value.APP_JWT_ISSUER ?? 'kalos-pay-embedded', audience: core.value.APP_JWT_AUDIENCE ?? 'kalos-pay' }),
     ...productionIssues(env),
     ...failOpenIssues(core.value?.NODE_ENV === 'production', risk.value),
   ];
@@ -213,6 +218,6 @@ export function loadConfig(env: Env = process.env): Config {
     issues.push({ setting: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS' });
   }
   if (issues.length > 0 || !core.value || !stripe.value || !alipay.value || !risk.value) throw new ConfigError(issues);
-  if (!jobs.value || !retention.value || !rights.value) throw new ConfigError(issues);
-  return buildConfig(core.value, stripe.value, alipay.value, risk.value, { jobs: jobs.value, retention: retention.value, rights: rights.value });
+  if (!jobs.value || !retention.value || !rights.value || !staff.value) throw new ConfigError(issues);
+  return buildConfig(core.value, stripe.value, alipay.value, risk.value, { jobs: jobs.value, retention: retention.value, rights: rights.value, staff: staff.value });
 }

@@ -9,6 +9,8 @@ import { sandboxRouter } from '../providers/sandbox/routes';
 import { riskRouter } from '../risk/routes';
 import { erasureDepsOf } from '../rights/erasure';
 import { rightsRouter } from '../rights/routes';
+import { consoleRouter } from '../staff/console';
+import { staffRouter } from '../staff/routes';
 import { webhooksRouter } from '../webhooks/routes';
 import { requireAppUser } from './auth';
 import { errorHandler, unknownRoute } from './errors';
@@ -68,10 +70,12 @@ export function createApp(gateway: Gateway): Express {
     next();
   });
   app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics, publicBaseUrl: config.publicBaseUrl }));
+  app.use(consoleRouter());
   // Webhooks are not limited per IP: providers send bursts from few addresses, and every one is verified.
   app.use(webhooksRouter(gateway.webhooks));
   app.use('/v1', limits.byIp);
   app.use(requireJsonBody, express.json({ limit: '100kb', strict: true }), refuseCardData);
+  app.use(staffRouter({ ...gateway, riskSettings: config.risk }));
   app.use(catalogRouter(gateway.catalog, authenticate));
   app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate }));
   app.use(riskRouter({ ...gateway, stepUp: config.risk.stepUp, authenticate }));

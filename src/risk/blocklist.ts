@@ -39,14 +39,22 @@ export function toBlocklistEntry(kind: BlocklistKind, raw: string, hasher: Ident
   return { kind, range: `${cidr.address}/${cidr.prefix}` };
 }
 
-/** Adds an entry; adding it twice is harmless. Returns false when it was already there. */
-export async function addToBlocklist(sql: Sql, entry: BlocklistEntry, note?: string): Promise<boolean> {
+/**
+ * Adds an entry; adding it twice is harmless. Returns false when it was already there. An entry past its
+ * expiry no longer matches (remove it to add it anew).
+ */
+export async function addToBlocklist(sql: Sql, entry: BlocklistEntry, note?: string, expiresAt?: Date): Promise<boolean> {
   const rows = await sql.many(
-    `INSERT INTO risk_blocklist (kind, value_hash, ip_range, note) VALUES ($1, $2, $3::cidr, $4)
+    `INSERT INTO risk_blocklist (kind, value_hash, ip_range, note, expires_at) VALUES ($1, $2, $3::cidr, $4, $5)
      ON CONFLICT DO NOTHING RETURNING id`,
-    [entry.kind, 'valueHash' in entry ? entry.valueHash : null, 'range' in entry ? entry.range : null, note ?? null],
+    [entry.kind, 'valueHash' in entry ? entry.valueHash : null, 'range' in entry ? entry.range : null, note ?? null, expiresAt ?? null],
   );
   return rows.length > 0;
+}
+
+/** Removes one entry by the id the list shows (hashed entries cannot be named by their value in a list). */
+export async function removeBlocklistEntry(sql: Sql, id: number): Promise<boolean> {
+  return (await sql.many('DELETE FROM risk_blocklist WHERE id = $1 RETURNING id', [id])).length > 0;
 }
 
 export async function removeFromBlocklist(sql: Sql, entry: BlocklistEntry): Promise<boolean> {
@@ -58,17 +66,19 @@ export async function removeFromBlocklist(sql: Sql, entry: BlocklistEntry): Prom
 }
 
 export interface BlocklistRow {
+  id: string;
   kind: BlocklistKind;
   /** The stored hash for hashed entries, the range for IP ranges. */
   value: string;
   hashed: boolean;
   note: string | null;
   created_at: Date;
+  expires_at: Date | null;
 }
 
 export async function listBlocklist(sql: Sql, kind?: BlocklistKind): Promise<BlocklistRow[]> {
   return sql.many<BlocklistRow>(
-    `SELECT kind, COALESCE(value_hash, ip_range::text) AS value, value_hash IS NOT NULL AS hashed, note, created_at
+    `SELECT id, kind, COALESCE(value_hash, ip_range::text) AS value, value_hash IS NOT NULL AS hashed, note, created_at, expires_at
        FROM risk_blocklist WHERE $1::text IS NULL OR kind = $1 ORDER BY created_at DESC, id DESC`,
     [kind ?? null],
   );
@@ -86,15 +96,17 @@ export interface ListMatches {
   reviews24h: number;
 }
 
+const LIVE = '(expires_at IS NULL OR expires_at > now())';
+
 /** Every database-backed check of a checkout in one round trip. */
 export async function matchLists(
   sql: Sql,
   keys: { userHash: string; deviceHash: string; ipHash: string; ip: string },
 ): Promise<ListMatches> {
   const row = await sql.one<ListMatches>(
-    `SELECT EXISTS (SELECT 1 FROM risk_blocklist WHERE kind = 'user' AND value_hash = $1) AS "user",
-            EXISTS (SELECT 1 FROM risk_blocklist WHERE kind = 'device' AND value_hash = $2) AS "device",
-            EXISTS (SELECT 1 FROM risk_blocklist WHERE kind = 'ip'
+    `SELECT EXISTS (SELECT 1 FROM risk_blocklist WHERE kind = 'user' AND value_hash = $1 AND ${LIVE}) AS "user",
+            EXISTS (SELECT 1 FROM risk_blocklist WHERE kind = 'device' AND value_hash = $2 AND ${LIVE}) AS "device",
+            EXISTS (SELECT 1 FROM risk_blocklist WHERE kind = 'ip' AND ${LIVE}
                       AND (value_hash = $3 OR ($4::inet IS NOT NULL AND ip_range >>= $4::inet))) AS "ip",
             EXISTS (SELECT 1 FROM payments p WHERE p.user_hash = $1 AND p.device_hash = $2
                       AND (p.status IN ('succeeded', 'partially_refunded', 'refunded', 'disputed')
