@@ -1,4 +1,5 @@
 import type { Gateway } from '../app/context';
+import { pruneAuditTrail } from '../audit/trail';
 import { sweepRetention } from '../retention/sweep';
 import { erasureDepsOf, processPendingErasures } from '../rights/erasure';
 import type { JobDefinition } from './engine';
@@ -34,6 +35,14 @@ export function gatewayJobs(gateway: Gateway): JobDefinition[] {
       async run() {
         const completed = await processPendingErasures(erasureDepsOf(gateway));
         logger.info({ job: 'erasures', completed }, 'pending erasures pass done');
+      },
+    },
+    {
+      name: 'audit-prune',
+      queue: { policy: 'stately' },
+      async run() {
+        const pruned = await pruneAuditTrail(gateway.db, config.staff.auditRetentionMonths);
+        logger.info({ job: 'audit-prune', ...pruned }, 'audit trail pruned');
       },
     },
   ];

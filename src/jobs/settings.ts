@@ -25,12 +25,14 @@ export const jobsSettingsSchema = z
     JOBS_RETENTION_CRON: envCron('17 3 * * *'),
     /** Every ten minutes: an erasure waiting for a dispute or refund finishes soon after it closes, well inside 30 days. */
     JOBS_ERASURES_CRON: envCron('*/10 * * * *'),
+    /** Monthly: the audit trail is pruned by whole months past its retention, so once a month is as often as it can shrink. */
+    JOBS_AUDIT_PRUNE_CRON: envCron('41 4 1 * *'),
     /** How often an idle worker asks for new jobs (pg-boss polls: no LISTEN, so the embedded database behaves the same). */
     JOBS_POLL_SECONDS: envInt(2, 1, 60),
   })
   .transform((env) => ({
     enabled: env.JOBS_ENABLED,
-    schedules: { reconcile: env.JOBS_RECONCILE_CRON, retention: env.JOBS_RETENTION_CRON, erasures: env.JOBS_ERASURES_CRON } as Record<string, string | undefined>,
+    schedules: { reconcile: env.JOBS_RECONCILE_CRON, retention: env.JOBS_RETENTION_CRON, erasures: env.JOBS_ERASURES_CRON, 'audit-prune': env.JOBS_AUDIT_PRUNE_CRON } as Record<string, string | undefined>,
     pollSeconds: env.JOBS_POLL_SECONDS,
   }));
 

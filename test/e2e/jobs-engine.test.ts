@@ -53,7 +53,7 @@ onPostgres('the job engine with two instances on one PostgreSQL database', () =>
   const attempts = new Map<number, number>();
 
   beforeAll(async () => {
-    const env = { JOBS_RETENTION_CRON: '0 4 * * *', JOBS_RECONCILE_CRON: 'off', JOBS_ERASURES_CRON: 'off', JOBS_POLL_SECONDS: '1' };
+    const env = { JOBS_RETENTION_CRON: '0 4 * * *', JOBS_RECONCILE_CRON: 'off', JOBS_ERASURES_CRON: 'off', JOBS_AUDIT_PRUNE_CRON: 'off', JOBS_POLL_SECONDS: '1' };
     first = await startTestGateway({ env });
     second = await startTestGateway({ env: { ...first.sharedEnv, ...env } });
     passive = await startTestGateway({ env: { ...first.sharedEnv, ...env, JOBS_ENABLED: 'false' } });

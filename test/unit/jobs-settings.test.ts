@@ -2,10 +2,10 @@ import { loadConfig } from '../../src/config';
 import { configErrorFor, settingsNamed } from './config-issues';
 
 describe('job and retention settings', () => {
-  test('by default every instance runs jobs: reconcile every five minutes, retention daily, waiting erasures every ten minutes, with the documented retention periods', () => {
+  test('by default every instance runs jobs: reconcile every five minutes, retention daily, waiting erasures every ten minutes, audit pruning monthly, with the documented retention periods', () => {
     const config = loadConfig({});
 
-    expect(config.jobs).toEqual({ enabled: true, schedules: { reconcile: '*/5 * * * *', retention: '17 3 * * *', erasures: '*/10 * * * *' }, pollSeconds: 2 });
+    expect(config.jobs).toEqual({ enabled: true, schedules: { reconcile: '*/5 * * * *', retention: '17 3 * * *', erasures: '*/10 * * * *', 'audit-prune': '41 4 1 * *' }, pollSeconds: 2 });
     expect(config.retention.days).toEqual({
       webhookEvents: 90,
       statusHistory: 540,
