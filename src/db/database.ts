@@ -125,19 +125,3 @@ export class Database implements Sql {
     }
   }
 }
-
-/**
- * Runs an optional step of a transaction so that its failure does not doom the rest: PostgreSQL aborts the
- * whole transaction on any error, unless the step ran under a savepoint that is rolled back.
- */
-export async function withSavepoint<T>(tx: Sql, name: string, step: () => Promise<T>): Promise<T> {
-  await tx.many(`SAVEPOINT ${name}`);
-  try {
-    const result = await step();
-    await tx.many(`RELEASE SAVEPOINT ${name}`);
-    return result;
-  } catch (error) {
-    await tx.many(`ROLLBACK TO SAVEPOINT ${name}`);
-    throw error;
-  }
-}
