@@ -63,6 +63,7 @@ function decisionInput(gateway: Gateway, run: string, i: number): RiskInput {
   const device = `bench-${run}-device-${i % 700}`;
   return {
     paymentId: `pay_bench${run}${i}`,
+    attemptId: `attempt-${run}-${i}`,
     userId: user,
     userHash: gateway.blindIndex.hash('user', user),
     device: { id: device, hash: gateway.blindIndex.hash('device', device), model: 'Pixel 8', os: 'Android', osVersion: '15', emulator: false, rooted: i % 50 === 0 },

@@ -1,4 +1,4 @@
-import { createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import { ApiError, authenticationFailed } from '../shared/errors';
@@ -24,6 +24,8 @@ export interface TokenVerifierOptions {
 }
 
 const ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
+/** Verified tokens remembered at most (a full cache starts afresh: memory stays bounded, whoever sends tokens). */
+const VERIFIED_CACHE_MAX = 50_000;
 export const DEFAULT_JWKS_TIMEOUT_MS = 5_000;
 
 /**
@@ -63,6 +65,12 @@ const identityUnavailable = (cause: unknown) =>
  */
 export class TokenVerifier {
   private readonly key: KeyObject | JWTVerifyGetKey;
+  /**
+   * Tokens already verified, by SHA-256 of the token, until their `exp`: an app sends the same token with
+   * every call for its lifetime, and checking its signature again each time was most of a request's CPU.
+   * A token differing by one byte hashes differently, so it is verified in full.
+   */
+  private readonly verified = new Map<string, { payload: JWTPayload; until: number }>();
 
   constructor(private readonly options: TokenVerifierOptions) {
     if (options.jwksUrl) this.key = this.remoteKeySet(options.jwksUrl);
@@ -88,6 +96,17 @@ export class TokenVerifier {
    * or 503 `identity_unavailable` when the identity service's keys cannot be fetched.
    */
   async verify(token: string): Promise<JWTPayload> {
+    const id = createHash('sha256').update(token).digest('base64url');
+    const known = this.verified.get(id);
+    if (known && known.until > Date.now()) return known.payload;
+    this.verified.delete(id);
+    const payload = await this.verifySignature(token);
+    if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.clear();
+    this.verified.set(id, { payload, until: payload.exp! * 1000 });
+    return payload;
+  }
+
+  private async verifySignature(token: string): Promise<JWTPayload> {
     try {
       const { payload } = await jwtVerify(token, this.key as KeyObject, {
         issuer: this.options.issuer,

@@ -1,27 +1,21 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppUser } from '../auth/app-tokens';
-import type { Catalog, CatalogItem } from '../catalog/catalog';
+import type { Catalog } from '../catalog/catalog';
 import type { Database, Sql } from '../db/database';
 import type { PersonalDataVault } from '../privacy/vault';
 import type { ProviderRegistry } from '../providers/registry';
-import { PaymentProvider, ProviderError, ProviderName } from '../providers/types';
+import { PaymentProvider, ProviderError, ProviderName, ProviderSession } from '../providers/types';
 import { refuseUnconsentedMinor } from '../rights/minors';
+import type { JournalEntry } from '../risk/journal';
 import type { RiskAssessment, RiskEngine } from '../risk/types';
 import { ApiError, invalidRequest, paymentBlocked } from '../shared/errors';
 import { newId } from '../shared/ids';
-import { MAX_AMOUNT, Money } from '../shared/money';
+import { MAX_AMOUNT } from '../shared/money';
 import type { Logger } from 'pino';
 import { ownFact, recordFacts } from './fact-journal';
-import {
-  attachPayment,
-  claimIdempotencyKey,
-  completeIdempotencyKey,
-  idempotencyScope,
-  IdempotencyScope,
-  Lease,
-  StoredResponse,
-  whileLeased,
-} from './idempotency';
+import { claimKeyAndCreatePayment, PaymentDraft, storeSessionAndAnswer } from './checkout-store';
+import { completeIdempotencyKey, idempotencyScope, IdempotencyScope, Lease, readTakenKey, StoredResponse, whileLeased } from './idempotency';
 import { findPayment, Payment, PAYMENT_COLUMNS, PaymentRow, toPayment } from './payment';
 import type { CheckoutRequest } from './schemas';
 import type { PaymentStatus } from './status';
@@ -78,10 +72,12 @@ const providerRefused = (provider: string) =>
 
 /**
  * Creates a payment for a catalog item, in three steps so that no database transaction stays open while a
- * provider is called:
- *   1. one short transaction claims the Idempotency-Key, decides risk, and stores the encrypted payment;
+ * provider is called, and in as few round trips as the work allows (six statements for a returning user):
+ *   1. risk is decided (one blocklist read beside the Redis scripts), then one short transaction seals the
+ *      personal fields and one statement in it claims the Idempotency-Key and stores the encrypted payment,
+ *      its history row and the decision;
  *   2. the provider session is opened (keyed by our payment id, so doing it twice opens it once);
- *   3. a second transaction stores the session and the answer.
+ *   3. one statement stores the session and the answer.
  * A request that dies between 1 and 3 leaves the key "in progress" under a lease; a retry with the same
  * key resumes that same payment, and concurrent duplicates wait for the first answer and replay it.
  */
@@ -97,44 +93,11 @@ export function createCheckoutService(deps: CheckoutDeps) {
     return { item, money: { amount, currency: item.currency } };
   }
 
-  interface NewPayment {
-    id: string;
-    userHash: string;
-    deviceHash: string;
-    status: PaymentStatus;
-    assessment: RiskAssessment;
-    item: CatalogItem;
-    money: Money;
-    captureMethod: 'automatic' | 'manual';
-  }
-
-  async function insertPayment(tx: Sql, command: CheckoutCommand, fields: NewPayment) {
-    const { request, user, ipAddress } = command;
-    const seal = (column: string, value: string) => deps.vault.encrypt(tx, fields.userHash, `payments.${column}`, value);
-    const nextAction =
-      fields.status === 'requires_verification' ? { type: 'verify', verify_url: `${deps.publicBaseUrl}/v1/checkouts/${fields.id}/verify` } : null;
-    await tx.many(
-      `INSERT INTO payments (id, user_hash, user_id_enc, device_hash, device_enc, ip_enc, location_enc, sku, item_name, quantity,
-         amount, currency, provider, capture_method, status, risk_decision, risk_score, next_action)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-      [
-        fields.id, fields.userHash, await seal('user_id', user.id), fields.deviceHash, await seal('device', JSON.stringify(request.device)),
-        await seal('ip', ipAddress), request.location ? await seal('location', JSON.stringify(request.location)) : null,
-        fields.item.sku, fields.item.name, request.quantity, fields.money.amount, fields.money.currency, request.provider,
-        fields.captureMethod, fields.status, fields.assessment.decision, fields.assessment.score, nextAction && JSON.stringify(nextAction),
-      ],
-    );
-    await tx.many('INSERT INTO payment_status_history (payment_id, from_status, to_status, source) VALUES ($1, NULL, $2, $3)', [
-      fields.id, fields.status, `checkout:risk_${fields.assessment.decision}`,
-    ]);
-  }
-
   /**
-   * Step 1, for a freshly claimed key: price the item, decide risk and store the payment. Blocked and
-   * challenged payments are answered here. Pricing happens only now, so a replay never depends on today's
-   * catalog; a refusal rolls the claim back with it.
+   * Prices the item and decides risk, outside any transaction (the blocklist read goes to the pool).
+   * Pricing happens only for a new key, so a replay never depends on today's catalog.
    */
-  async function createPayment(tx: Sql, command: CheckoutCommand, scope: IdempotencyScope, lease: Lease) {
+  async function decide(command: CheckoutCommand, scope: IdempotencyScope) {
     const { request, user } = command;
     const provider = deps.providers.forCheckout(request.provider);
     const { item, money } = priceOf(request, provider);
@@ -142,27 +105,90 @@ export function createCheckoutService(deps: CheckoutDeps) {
     const deviceHash = deps.vault.blindIndex.hash('device', request.device.id);
     const assessment = await deps.risk.assess(
       {
-        paymentId: id, userId: user.id, userHash: scope.userHash, ipAddress: command.ipAddress, location: request.location,
+        paymentId: id,
+        // One attempt per user and key, so a duplicate of this request is not counted again.
+        attemptId: deps.vault.blindIndex.hash('risk_attempt', `${scope.userHash}.${scope.keyHash}`),
+        userId: user.id, userHash: scope.userHash, ipAddress: command.ipAddress, location: request.location,
         device: { ...request.device, osVersion: request.device.os_version, hash: deviceHash },
         claims: { minor: user.minor, guardianConsent: user.guardianConsent, country: user.country },
         money, sku: item.sku, quantity: request.quantity, provider: provider.name, now: new Date(),
       },
-      tx,
+      deps.db,
     );
     refuseUnconsentedMinor(assessment);
-    const status = STATUS_FOR_DECISION[assessment.decision];
-    const captureMethod = assessment.decision === 'review' && provider.capabilities.manualCapture ? 'manual' : 'automatic';
-    await insertPayment(tx, command, { id, userHash: scope.userHash, deviceHash, status, assessment, item, money, captureMethod });
-    await deps.risk.record(tx, id, assessment);
-    const payment = (await findPayment(tx, id))!;
-    if (status === 'requires_payment') {
-      await attachPayment(tx, scope, id);
-      return { payment, lease };
-    }
-    const response = status === 'blocked' ? errorResponse(paymentBlocked(), id) : { status: 201, body: paymentView(payment) };
-    await completeIdempotencyKey(tx, scope, lease, response, id);
-    return { response };
+    return { id, provider, item, money, deviceHash, assessment };
   }
+
+  /** The payment as step 1's single statement stores it, its personal fields sealed in `tx`. */
+  async function draftPayment(tx: Sql, command: CheckoutCommand, scope: IdempotencyScope, decided: Awaited<ReturnType<typeof decide>>): Promise<PaymentDraft> {
+    const { request, user } = command;
+    const { id, provider, item, money, deviceHash, assessment } = decided;
+    const status = STATUS_FOR_DECISION[assessment.decision];
+    const seal = (column: string, value: string) => deps.vault.encrypt(tx, scope.userHash, `payments.${column}`, value);
+    // The first seal reads (or creates) the user's data key; the others find it held by this transaction.
+    const userIdEnc = await seal('user_id', user.id);
+    const [deviceEnc, ipEnc, locationEnc] = await Promise.all([
+      seal('device', JSON.stringify(request.device)),
+      seal('ip', command.ipAddress),
+      request.location ? seal('location', JSON.stringify(request.location)) : null,
+    ]);
+    return {
+      id, userHash: scope.userHash, userIdEnc, deviceHash, deviceEnc, ipEnc, locationEnc, sku: item.sku, itemName: item.name,
+      quantity: request.quantity, amount: money.amount, currency: money.currency, provider: request.provider,
+      captureMethod: assessment.decision === 'review' && provider.capabilities.manualCapture ? 'manual' : 'automatic',
+      status, riskDecision: assessment.decision, riskScore: assessment.score,
+      nextAction: status === 'requires_verification' ? { type: 'verify', verify_url: `${deps.publicBaseUrl}/v1/checkouts/${id}/verify` } : null,
+      historySource: `checkout:risk_${assessment.decision}`,
+      journal: assessment.journal as JournalEntry | undefined,
+    };
+  }
+
+  type Step = { response: StoredResponse } | { payment: Payment; lease: Lease } | { state: 'busy' };
+
+  /**
+   * Step 1, for a key that looks free: one statement claims the key and stores the payment with its risk
+   * decision. A payment that may now be paid goes on to its session; blocked and challenged payments are
+   * answered at once, in the same transaction, so their key never points at a payment without an answer.
+   * Undefined when the key was taken after all (then nothing was written).
+   */
+  async function createPayment(command: CheckoutCommand, scope: IdempotencyScope): Promise<Step | undefined> {
+    const decided = await decide(command, scope);
+    const lease = randomUUID();
+    // One short transaction: the seals hold the vault's share lock on the user's key row until the payment
+    // is stored, so an erasure cannot slip in between.
+    return deps.db.transaction(async (tx) => {
+      const row = await claimKeyAndCreatePayment(tx, scope, deps.idempotencyTtlHours, lease, await draftPayment(tx, command, scope, decided));
+      if (!row) return undefined;
+      const payment = toPayment(row);
+      if (payment.status === 'requires_payment') return { payment, lease };
+      const response = payment.status === 'blocked' ? errorResponse(paymentBlocked(), payment.id) : { status: 201, body: paymentView(payment) };
+      await completeIdempotencyKey(tx, scope, lease, response, payment.id);
+      return { response };
+    });
+  }
+
+  /** One look at the key: a free key gets its payment; a taken one is replayed, resumed or waited for. */
+  async function attempt(command: CheckoutCommand, scope: IdempotencyScope, keyLooksFree: boolean): Promise<Step> {
+    const created = keyLooksFree ? await createPayment(command, scope) : undefined;
+    if (created) return created;
+    const taken = await readTakenKey(deps.db, scope);
+    if (!taken) return attempt(command, scope, true); // the key expired and is gone: start afresh
+    if (taken.state === 'resumed') return { payment: (await findPayment(deps.db, taken.paymentId))!, lease: taken.lease };
+    return taken;
+  }
+
+  /** Stores a fresh session with its payment; undefined when the payment moved on meanwhile. */
+  type SessionStore = (payment: Payment, session: ProviderSession) => Promise<Payment | undefined>;
+
+  const storeSession: SessionStore = async (payment, session) => {
+    // A payer as quick as the provider's webhook may have paid already: the session is stored all the same.
+    const row = await deps.db.one<PaymentRow>(
+      `UPDATE payments SET provider_ref = $2, next_action = $3, updated_at = now()
+        WHERE id = $1 AND provider_ref IS NULL AND status NOT IN ('canceled', 'blocked') RETURNING ${PAYMENT_COLUMNS}`,
+      [payment.id, session.providerRef, JSON.stringify(session.nextAction)],
+    );
+    return row && toPayment(row);
+  };
 
   /**
    * Step 2: opens the provider session of a payment that may now be paid, unless it has one. Keyed by our
@@ -170,7 +196,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
    * The session is stored unless the payment was canceled meanwhile (the expiry sweep), in which case the
    * session just opened is closed again; money paid on it anyway is held for a person (paid_after_cancel).
    */
-  async function ensureSession(payment: Payment): Promise<Payment> {
+  async function ensureSession(payment: Payment, store: SessionStore): Promise<Payment> {
     if (payment.providerRef) return payment;
     const provider = deps.providers.forCheckout(payment.provider);
     const money = { amount: payment.amount, currency: payment.currency };
@@ -181,13 +207,8 @@ export function createCheckoutService(deps: CheckoutDeps) {
       captureMethod: payment.captureMethod,
       idempotencyKey: `checkout_${payment.id}`,
     });
-    // A payer as quick as the provider's webhook may have paid already: the session is stored all the same.
-    const row = await deps.db.one<PaymentRow>(
-      `UPDATE payments SET provider_ref = $2, next_action = $3, updated_at = now()
-        WHERE id = $1 AND provider_ref IS NULL AND status NOT IN ('canceled', 'blocked') RETURNING ${PAYMENT_COLUMNS}`,
-      [payment.id, session.providerRef, JSON.stringify(session.nextAction)],
-    );
-    if (row) return toPayment(row);
+    const stored = await store(payment, session);
+    if (stored) return stored;
     const current = (await findPayment(deps.db, payment.id))!;
     if (current.providerRef !== session.providerRef) {
       await provider.cancel({ paymentId: payment.id, providerRef: session.providerRef, money }).catch((error: unknown) => {
@@ -201,11 +222,11 @@ export function createCheckoutService(deps: CheckoutDeps) {
    * Opens the session of a payment that waits for payment (checkout, or after a passed step-up). A provider
    * that refuses for good fails the payment (502 provider_error); one that is down leaves it resumable.
    */
-  async function openSession(payment: Payment): Promise<Payment> {
+  async function openSession(payment: Payment, store: SessionStore = storeSession): Promise<Payment> {
     if (payment.status !== 'requires_payment') return payment;
     if (!payment.providerRef) await deps.mayReachProvider?.(payment.userHash, payment.provider);
     try {
-      return await ensureSession(payment);
+      return await ensureSession(payment, store);
     } catch (error) {
       if (!(error instanceof ProviderError) || error.kind !== 'terminal') throw error;
       await deps.db.transaction((tx) => recordFacts(tx, payment.id, [ownFact('failed', `${payment.provider}:session_refused`)]));
@@ -213,17 +234,32 @@ export function createCheckoutService(deps: CheckoutDeps) {
     }
   }
 
-  /** Steps 2 and 3 for a checkout, under a renewed lease. Undefined when another request took the key over meanwhile. */
+  /**
+   * Steps 2 and 3 for a checkout, under a renewed lease. In the common case the session and the answer are
+   * stored by one statement; otherwise (a resumed payment that has its session, a refusal) the answer is
+   * stored on its own. Undefined when another request took the key over meanwhile.
+   */
   async function openAndAnswer(payment: Payment, scope: IdempotencyScope, lease: Lease): Promise<StoredResponse | undefined> {
     return whileLeased(deps.db, scope, lease, async () => {
+      let storedWithSession: { response: StoredResponse; answered: boolean } | undefined;
+      const storeWithAnswer: SessionStore = async (current, session) => {
+        // The answer shows the payment as the statement leaves it, so its time is set here rather than by the server.
+        const updatedAt = new Date(Math.max(Date.now(), current.createdAt.getTime()));
+        const response = { status: 201, body: paymentView({ ...current, providerRef: session.providerRef, nextAction: session.nextAction, updatedAt }) };
+        const stored = await storeSessionAndAnswer(deps.db, scope, lease, { paymentId: current.id, ...session, updatedAt }, response);
+        if (!stored) return undefined;
+        storedWithSession = { response, answered: stored.answered };
+        return toPayment(stored.row);
+      };
       let response: StoredResponse;
       try {
-        response = { status: 201, body: paymentView(await openSession(payment)) };
+        response = { status: 201, body: paymentView(await openSession(payment, storeWithAnswer)) };
       } catch (error) {
         if (!(error instanceof ApiError && error.code === 'provider_error')) throw error;
         response = errorResponse(error, payment.id);
       }
-      const stored = await deps.db.transaction((tx) => completeIdempotencyKey(tx, scope, lease, response, payment.id));
+      if (storedWithSession) return storedWithSession.answered ? storedWithSession.response : undefined;
+      const stored = await completeIdempotencyKey(deps.db, scope, lease, response, payment.id);
       return stored ? response : undefined;
     });
   }
@@ -232,15 +268,11 @@ export function createCheckoutService(deps: CheckoutDeps) {
     const scope = idempotencyScope(deps.vault.blindIndex, deps.vault.userHash(command.user.id), command.idempotencyKey, command.request);
     await deps.mayReachProvider?.(scope.userHash, command.request.provider);
     const deadline = Date.now() + deps.inProgressWaitMs;
-    for (;;) {
-      const step = await deps.db.transaction(async (tx) => {
-        const claim = await claimIdempotencyKey(tx, scope, deps.idempotencyTtlHours);
-        if (claim.state === 'claimed') return createPayment(tx, command, scope, claim.lease);
-        if (claim.state === 'resumed') return { payment: (await findPayment(tx, claim.paymentId))!, lease: claim.lease };
-        return claim;
-      });
-      if ('response' in step && step.response) return step.response;
-      if ('payment' in step && step.payment) {
+    // Most keys are new: the first look tries to create at once, later looks only read the key.
+    for (let keyLooksFree = true; ; keyLooksFree = false) {
+      const step = await attempt(command, scope, keyLooksFree);
+      if ('response' in step) return step.response;
+      if ('payment' in step) {
         const answer = await openAndAnswer(step.payment, scope, step.lease);
         if (answer) return answer;
         continue; // another request took the key over: its answer is the one to give

@@ -73,18 +73,33 @@ export async function currentState(tx: Sql, payment: Payment): Promise<PaymentSt
   return derivePaymentState(await paymentFacts(tx, payment.id), lifecycleContext(payment));
 }
 
-async function insertFact(tx: Sql, paymentId: string, fact: PaymentFact): Promise<boolean> {
-  const inserted = await tx.one(
-    `INSERT INTO payment_facts (payment_id, fact_key, kind, amount, currency, session_ref, refund_id, provider_refund_id,
-       reported_refund_total, dispute_id, occurred_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-     ON CONFLICT (payment_id, fact_key) DO NOTHING RETURNING id`,
-    [
-      paymentId, fact.key, fact.kind, fact.money?.amount ?? null, fact.money?.currency ?? null, fact.sessionRef ?? null,
-      fact.refundId ?? null, fact.providerRefundId ?? null, fact.reportedRefundTotal ?? null, fact.disputeId ?? null, fact.occurredAt,
-    ],
+const FACT_COLUMNS = `fact_key, kind, amount, currency, session_ref, refund_id, provider_refund_id, reported_refund_total, dispute_id, occurred_at`;
+
+/**
+ * Inserts the facts not recorded yet and reads all of the payment's facts back, in one statement. Run under
+ * the payment's row lock: the statement's snapshot is then taken after the lock, so it sees every fact
+ * committed before; the facts it inserts itself come from its RETURNING (a snapshot never shows those).
+ */
+async function insertAndReadFacts(tx: Sql, paymentId: string, facts: PaymentFact[]): Promise<{ all: PaymentFact[]; freshKeys: Set<string> }> {
+  const rows = facts.map((fact) => ({
+    fact_key: fact.key, kind: fact.kind, amount: fact.money?.amount ?? null, currency: fact.money?.currency ?? null,
+    session_ref: fact.sessionRef ?? null, refund_id: fact.refundId ?? null, provider_refund_id: fact.providerRefundId ?? null,
+    reported_refund_total: fact.reportedRefundTotal ?? null, dispute_id: fact.disputeId ?? null, occurred_at: fact.occurredAt.toISOString(),
+  }));
+  const read = await tx.many<FactRow & { fresh: boolean }>(
+    `WITH fresh AS (
+        INSERT INTO payment_facts (payment_id, ${FACT_COLUMNS})
+        SELECT $1, f.* FROM json_to_recordset($2::json) AS f(fact_key text, kind text, amount bigint, currency text, session_ref text,
+          refund_id text, provider_refund_id text, reported_refund_total bigint, dispute_id text, occurred_at timestamptz)
+        ON CONFLICT (payment_id, fact_key) DO NOTHING
+        RETURNING id, ${FACT_COLUMNS}, recorded_at
+      )
+      SELECT id, ${FACT_COLUMNS}, recorded_at, false AS fresh FROM payment_facts WHERE payment_id = $1
+      UNION ALL SELECT *, true FROM fresh
+      ORDER BY id`,
+    [paymentId, JSON.stringify(rows)],
   );
-  return Boolean(inserted);
+  return { all: read.map(toFact), freshKeys: new Set(read.filter((row) => row.fresh).map((row) => row.fact_key)) };
 }
 
 /** A refund the provider named but we never asked for gets a stable id, so each new fact finds its row again. */
@@ -112,24 +127,27 @@ async function persistRefunds(tx: Sql, payment: Payment, refunds: DerivedRefund[
 const touchesRefunds = (facts: PaymentFact[]) => facts.some((fact) => fact.kind.startsWith('refund_') || fact.reportedRefundTotal !== undefined);
 
 async function persistState(tx: Sql, before: Payment, state: PaymentState, source: string): Promise<Payment> {
+  // One statement: the derived state, and a history row when the status moved.
   const row = await tx.one<PaymentRow>(
-    `UPDATE payments
-        SET status = $2, refunded_amount = $3, captured_amount = $4, authorised_amount = $5, open_dispute = $6,
-            review_reason = $7, session_close_outstanding = $8, updated_at = now(),
-            next_action = CASE WHEN $9::boolean THEN NULL ELSE next_action END
-      WHERE id = $1 RETURNING ${PAYMENT_COLUMNS}`,
+    `WITH updated AS (
+        UPDATE payments
+           SET status = $2, refunded_amount = $3, captured_amount = $4, authorised_amount = $5, open_dispute = $6,
+               review_reason = $7, session_close_outstanding = $8, updated_at = now(),
+               next_action = CASE WHEN $9::boolean THEN NULL ELSE next_action END
+         WHERE id = $1 RETURNING ${PAYMENT_COLUMNS}
+      ), history AS (
+        INSERT INTO payment_status_history (payment_id, from_status, to_status, source)
+        SELECT id, $10::text, status, $11 FROM updated WHERE status <> $10::text
+      )
+      SELECT * FROM updated`,
     [
       before.id, state.status, state.refundedAmount, state.capturedAmount, state.authorisedAmount, state.openDispute, state.reviewReason,
       state.sessionCloseOutstanding,
       // A verification link means nothing once the payment no longer waits for verification.
       before.status === 'requires_verification' && state.status !== 'requires_verification',
+      before.status, source,
     ],
   );
-  if (state.status !== before.status) {
-    await tx.many('INSERT INTO payment_status_history (payment_id, from_status, to_status, source) VALUES ($1, $2, $3, $4)', [
-      before.id, before.status, state.status, source,
-    ]);
-  }
   return toPayment(row!);
 }
 
@@ -149,9 +167,14 @@ const differs = (payment: Payment, state: PaymentState) =>
 export async function recordFacts(tx: Sql, paymentId: string, facts: PaymentFact[]): Promise<Recorded> {
   const before = await lockPayment(tx, paymentId);
   if (!before) throw notFound('payment');
-  const fresh: PaymentFact[] = [];
-  for (const fact of facts) if (await insertFact(tx, paymentId, fact)) fresh.push(fact);
-  const state = await currentState(tx, before);
+  return recordFactsOnLocked(tx, before, facts);
+}
+
+/** `recordFacts` for a caller that row-locked the payment itself (`before` as read under that lock). */
+export async function recordFactsOnLocked(tx: Sql, before: Payment, facts: PaymentFact[]): Promise<Recorded> {
+  const { all, freshKeys } = await insertAndReadFacts(tx, before.id, facts);
+  const fresh = facts.filter((fact) => freshKeys.delete(fact.key));
+  const state = derivePaymentState(all, lifecycleContext(before));
   if (fresh.length === 0 && !differs(before, state)) return { payment: before, before, state, fresh, statusChanged: false };
   if (touchesRefunds(fresh)) await persistRefunds(tx, before, state.refunds);
   const payment = differs(before, state) ? await persistState(tx, before, state, fresh[0]?.key ?? 'derive') : before;

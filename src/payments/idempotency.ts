@@ -62,45 +62,58 @@ interface KeyRow {
   response_status: number | null;
   response_body: string | null;
   payment_id: string | null;
+  expired: boolean;
 }
 
 /**
- * Claims an idempotency key inside the caller's (short) transaction. The primary key (user, key) does the
- * serialising: a concurrent first claim waits on the insert until the other commits, then sees it.
+ * Claims an idempotency key. The primary key (user, key) does the serialising: a concurrent first claim
+ * waits on the insert until the other commits, then sees it. (The checkout claims with its payment in one
+ * statement instead, and reads a taken key with `readTakenKey`.)
  */
 export async function claimIdempotencyKey(tx: Sql, scope: IdempotencyScope, ttlHours: number): Promise<Claim> {
-  const { keyHash, requestHash } = scope;
   const lease = randomUUID();
-  // An expired claim no longer protects anything; clear it so the key can start afresh.
-  await tx.many('DELETE FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2 AND expires_at < now()', [scope.userHash, keyHash]);
-  const claimed = await tx.one(
-    `INSERT INTO idempotency_keys (user_hash, key_hash, request_hash, expires_at, locked_until, lease_id)
-     VALUES ($1, $2, $3, now() + make_interval(hours => $4), now() + make_interval(secs => $5), $6)
-     ON CONFLICT (user_hash, key_hash) DO NOTHING
-     RETURNING key_hash`,
-    [scope.userHash, keyHash, requestHash, ttlHours, LEASE_SECONDS, lease],
-  );
-  if (claimed) return { state: 'claimed', lease };
-  const existing = await tx.one<KeyRow>(
-    'SELECT request_hash, response_status, response_body, payment_id FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2',
+  for (;;) {
+    const claimed = await tx.one(
+      `INSERT INTO idempotency_keys (user_hash, key_hash, request_hash, expires_at, locked_until, lease_id)
+       VALUES ($1, $2, $3, now() + make_interval(hours => $4), now() + make_interval(secs => $5), $6)
+       ON CONFLICT (user_hash, key_hash) DO NOTHING
+       RETURNING key_hash`,
+      [scope.userHash, scope.keyHash, scope.requestHash, ttlHours, LEASE_SECONDS, lease],
+    );
+    if (claimed) return { state: 'claimed', lease };
+    const taken = await readTakenKey(tx, scope);
+    if (taken) return taken;
+  }
+}
+
+/**
+ * What to do about a key another request claimed: replay its answer, resume its payment under a fresh
+ * lease, or wait. Undefined when there is no such key any more (an expired claim protects nothing, so it
+ * is deleted here): the caller claims it afresh.
+ */
+export async function readTakenKey(sql: Sql, scope: IdempotencyScope): Promise<Exclude<Claim, { state: 'claimed' }> | undefined> {
+  const { keyHash, requestHash } = scope;
+  const existing = await sql.one<KeyRow>(
+    `SELECT request_hash, response_status, response_body, payment_id, expires_at < now() AS expired
+       FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2`,
     [scope.userHash, keyHash],
   );
-  if (!existing) throw new Error('Idempotency record disappeared during the claim');
+  if (!existing) return undefined;
+  if (existing.expired) {
+    await sql.many('DELETE FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2 AND expires_at < now()', [scope.userHash, keyHash]);
+    return undefined;
+  }
   if (existing.request_hash !== requestHash) throw reused();
   // Stored as text, not jsonb, so a replay is byte-for-byte the first answer (jsonb reorders keys).
   if (existing.response_status !== null) return { state: 'completed', response: { status: existing.response_status, body: JSON.parse(existing.response_body!) } };
-  const takenOver = await tx.one<{ payment_id: string }>(
+  const lease = randomUUID();
+  const takenOver = await sql.one<{ payment_id: string }>(
     `UPDATE idempotency_keys SET locked_until = now() + make_interval(secs => $3), lease_id = $4
       WHERE user_hash = $1 AND key_hash = $2 AND response_status IS NULL AND locked_until < now() AND payment_id IS NOT NULL
       RETURNING payment_id`,
     [scope.userHash, keyHash, LEASE_SECONDS, lease],
   );
   return takenOver ? { state: 'resumed', paymentId: takenOver.payment_id, lease } : { state: 'busy' };
-}
-
-/** Ties the claimed key to the payment its request created, so a retry can resume that payment. */
-export async function attachPayment(tx: Sql, scope: IdempotencyScope, paymentId: string): Promise<void> {
-  await tx.many('UPDATE idempotency_keys SET payment_id = $3 WHERE user_hash = $1 AND key_hash = $2', [scope.userHash, scope.keyHash, paymentId]);
 }
 
 /** Gives the key up early (the provider failed): the client's retry may resume at once instead of waiting out the lease. */

@@ -71,7 +71,7 @@ export function parseMasterKeys(text: string): MasterKey[] {
   });
 }
 
-export type BlindIndexPurpose = 'user' | 'device' | 'ip' | 'idempotency_key' | 'idempotency_request' | 'step_up_token';
+export type BlindIndexPurpose = 'user' | 'device' | 'ip' | 'idempotency_key' | 'idempotency_request' | 'step_up_token' | 'risk_attempt';
 
 /** Keyed blind index: finds rows by a personal value without storing or comparing the value itself. */
 export class BlindIndex {

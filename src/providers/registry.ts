@@ -2,8 +2,13 @@ import type { Config } from '../config';
 import { invalidRequest } from '../shared/errors';
 import type { PaymentProvider, ProviderName } from './types';
 import { createSandboxProvider } from './sandbox/provider';
-import { createStripeProvider } from './stripe/provider';
-import { createAlipayProvider } from './alipay/provider';
+
+/**
+ * The provider SDKs are loaded only for a provider that is configured: stripe and alipay-sdk together
+ * cost tens of MB of memory and start-up time that a gateway without them should not pay.
+ */
+const stripeModule = () => require('./stripe/provider') as typeof import('./stripe/provider');
+const alipayModule = () => require('./alipay/provider') as typeof import('./alipay/provider');
 
 export interface ProviderSecrets {
   sandboxWebhookSecret?: string;
@@ -39,7 +44,7 @@ export function createProviderRegistry(config: Config, secrets: ProviderSecrets)
   if (config.sandbox.enabled && secrets.sandboxWebhookSecret) {
     providers.push(createSandboxProvider({ webhookSecret: secrets.sandboxWebhookSecret, publicBaseUrl: config.publicBaseUrl }));
   }
-  if (config.stripe.enabled) providers.push(createStripeProvider(config.stripe));
-  if (config.alipay.enabled) providers.push(createAlipayProvider(config.alipay));
+  if (config.stripe.enabled) providers.push(stripeModule().createStripeProvider(config.stripe));
+  if (config.alipay.enabled) providers.push(alipayModule().createAlipayProvider(config.alipay));
   return new ProviderRegistry(providers);
 }

@@ -1,12 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Database, Sql } from '../db/database';
-import { withSavepoint } from '../db/database';
 import { IdentifierHasher, matchLists } from './blocklist';
 import { MemoryCounters, RiskCounters } from './counters';
 import { computeFeatures, RiskFeatures } from './features';
 import { ipCountry, normaliseIp } from './geo';
-import { appendDecision, JournalEntry } from './journal';
+import type { JournalEntry } from './journal';
 import { RedisCounters } from './redis-counters';
 import { LOCATION_KEY_LABEL, LocationSeal } from './sealed-location';
 import { BUILT_IN_REASONS, DEFAULT_HOW_TO_CONTEST, evaluateRules, loadRuleSet, mostSevere, RuleOutcome, RuleSet, RulesFileError } from './rules';
@@ -83,12 +81,9 @@ export class DefaultRiskEngine implements RiskRuntime {
     const sealedLocation = location && this.locations.seal(keys.user, location, at);
     const [counters, lists] = await Promise.all([
       this.deps.counters
-        .observe({ at, attemptId: input.paymentId, userKey: keys.user, deviceKey: keys.device, ipKey: keys.ip, money: input.money, sealedLocation })
+        .observe({ at, attemptId: input.attemptId, userKey: keys.user, deviceKey: keys.device, ipKey: keys.ip, money: input.money, sealedLocation })
         .catch(degrade('counters')),
-      // Under a savepoint: a failed lookup applies the fail mode instead of aborting the checkout's transaction.
-      withSavepoint(sql, 'risk_lists', () => matchLists(sql, { userHash: keys.user, deviceHash: keys.device, ipHash: keys.ip, ip })).catch(
-        degrade('blocklists'),
-      ),
+      matchLists(sql, { userHash: keys.user, deviceHash: keys.device, ipHash: keys.ip, ip }).catch(degrade('blocklists')),
     ]);
     const previousLocation = this.locations.open(keys.user, counters?.previousSealedLocation);
     const features = computeFeatures(input, { counters, lists, ipCountry: ipCountry(ip), previousLocation });
@@ -134,15 +129,11 @@ export class DefaultRiskEngine implements RiskRuntime {
     };
   }
 
-  async record(tx: Sql, paymentId: string, assessment: RiskAssessment): Promise<void> {
-    await appendDecision(tx, paymentId, assessment.journal as JournalEntry);
-  }
-
   async paymentStatusChanged(change: PaymentStatusChange): Promise<void> {
     if (change.status !== 'failed') return;
     try {
-      // One entry per decline, not per payment: card testing declines one payment sheet many times.
-      await this.deps.counters.recordFailure(change.userHash, Date.now(), `${change.paymentId}:${randomUUID()}`);
+      // Every decline counts, not once per payment: card testing declines one payment sheet many times.
+      await this.deps.counters.recordFailure(change.userHash, Date.now());
     } catch (error) {
       this.deps.logger?.warn({ ...errorKind(error), source: 'counters' }, 'could not count a failed payment');
     }
@@ -194,16 +185,12 @@ export class DisabledRiskEngine implements RiskRuntime {
     return { decision: 'block', score: 0, blockCode: 'guardian_consent_required', journal };
   }
 
-  async record(tx: Sql, paymentId: string, assessment: RiskAssessment): Promise<void> {
-    if (assessment.journal) await appendDecision(tx, paymentId, assessment.journal as JournalEntry);
-  }
-
-  /** Disabled, the engine keeps no counters: there is nothing of anyone's to forget. */
-  async forgetUser(): Promise<void> {}
-
   reload(): RuleReloadResult {
     return { reloaded: true, version: this.rulesetVersion };
   }
+
+  /** Nothing is counted while risk is disabled. */
+  async forgetUser(): Promise<void> {}
 
   async close(): Promise<void> {}
 }

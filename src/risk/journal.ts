@@ -37,22 +37,27 @@ export interface DecisionExplanation {
   how_to_contest: string;
 }
 
+export const DECISION_COLUMNS = 'stage, ruleset_version, decision, score, fail_mode, features, rule_hits, explanation';
+
+/** The values of DECISION_COLUMNS for one entry, in that order: shared by appendDecision and the checkout's single statement. */
+export function decisionValues(entry: JournalEntry): unknown[] {
+  return [
+    entry.stage,
+    entry.rulesetVersion,
+    entry.decision,
+    entry.score,
+    entry.failMode,
+    JSON.stringify(entry.features),
+    JSON.stringify(entry.hits),
+    JSON.stringify(entry.explanation),
+  ];
+}
+
 export async function appendDecision(tx: Sql, paymentId: string, entry: JournalEntry): Promise<void> {
-  await tx.many(
-    `INSERT INTO risk_decisions (payment_id, stage, ruleset_version, decision, score, fail_mode, features, rule_hits, explanation)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [
-      paymentId,
-      entry.stage,
-      entry.rulesetVersion,
-      entry.decision,
-      entry.score,
-      entry.failMode,
-      JSON.stringify(entry.features),
-      JSON.stringify(entry.hits),
-      JSON.stringify(entry.explanation),
-    ],
-  );
+  await tx.many(`INSERT INTO risk_decisions (payment_id, ${DECISION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+    paymentId,
+    ...decisionValues(entry),
+  ]);
 }
 
 interface DecisionRecord {

@@ -1,72 +1,110 @@
 import Redis from 'ioredis';
-import { SUPPORTED_CURRENCIES } from '../shared/money';
-import { CheckoutObservation, CounterSnapshot, DAY_MS, HOUR_MS, MINUTE_MS, RiskCounters, WindowCounts } from './counters';
+import { counterKey, DAY_MS, DISTINCT_CAP, HOUR_MS, RING_BUCKETS, userKeys, userMemberships } from './counter-specs';
+import { CheckoutObservation, CounterSnapshot, failureCall, RiskCounters, snapshotOf, SubjectCall, subjectCalls } from './counters';
 
 /**
- * One Lua script per checkout: every window is updated and read in a single round trip, atomically, so
- * concurrent checkouts on different gateway instances see each other's attempts. Attempts are sorted-set
- * members scored by time (sliding windows); amounts ride in the member as `attempt:amount`.
+ * One Lua script, called once per subject of a checkout (user, device, IP; the three calls are written
+ * together, so they cost one round trip's time): it moves and reads every counter of that subject
+ * atomically, so concurrent checkouts on different instances see each other. All keys of one call share
+ * the subject's `{…}` hash tag, hence one Redis Cluster slot. The algorithm is MemoryCounters.run's, step
+ * for step (a property test holds the two to the same answers); its cost does not grow with a history.
  *
- * KEYS: user, device, ip attempts · user amounts (this currency) · user failures · device→users · user→devices · user location
- * ARGV: now, attempt id, amount, user key, device key, this checkout's sealed location or ""
- * The location arrives sealed and leaves sealed: the script only swaps the stored value.
+ * KEYS: this hour's and the previous hour's attempt markers, [the user's location,] one key per counter
+ * ARGV: now, attempt id ('' for none), '1' when a location key is passed, the sealed location ('' for none),
+ *       then per counter: kind, window ms, field prefix, step
+ * Answers: the previous sealed location ('' for none), then one value per counter.
  */
-const OBSERVE_SCRIPT = `
+const COUNTERS_SCRIPT = `
 local now = tonumber(ARGV[1])
-local minute, hour, day = ${MINUTE_MS}, ${HOUR_MS}, ${DAY_MS}
-local out = {}
-local function log(key, member, window)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, window)
+local attempt = ARGV[2]
+local buckets, cap, day = ${RING_BUCKETS}, ${DISTINCT_CAP}, ${DAY_MS}
+local again = attempt ~= '' and (redis.call('HEXISTS', KEYS[1], attempt) == 1 or redis.call('HEXISTS', KEYS[2], attempt) == 1)
+if attempt ~= '' and not again then
+  redis.call('HSET', KEYS[1], attempt, 1)
+  redis.call('PEXPIRE', KEYS[1], ${2 * HOUR_MS})
 end
-for i = 1, 3 do
-  log(KEYS[i], ARGV[2], day)
-  out[#out + 1] = redis.call('ZCOUNT', KEYS[i], '(' .. (now - minute), '+inf')
-  out[#out + 1] = redis.call('ZCOUNT', KEYS[i], '(' .. (now - hour), '+inf')
-  out[#out + 1] = redis.call('ZCARD', KEYS[i])
+local out = {''}
+local first = 3
+if ARGV[3] == '1' then
+  out[1] = redis.call('GET', KEYS[3]) or ''
+  if ARGV[4] ~= '' and not again then redis.call('SET', KEYS[3], ARGV[4], 'PX', day) end
+  first = 4
 end
-log(KEYS[4], ARGV[2] .. ':' .. ARGV[3], day)
-local total = 0
-for _, member in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
-  total = total + tonumber(string.match(member, ':(%d+)$'))
+
+local function ring(key, window, field, step)
+  local bucket = math.floor(now / (window / buckets))
+  local state = redis.call('HMGET', key, field .. 'h', field .. 's')
+  local head, total = tonumber(state[1]), tonumber(state[2]) or 0
+  local moved = step ~= 0
+  if head == nil or bucket - head >= buckets then
+    if head ~= nil then
+      for slot = 0, buckets - 1 do redis.call('HDEL', key, field .. 'v' .. slot) end
+    end
+    head, total, moved = bucket, 0, true
+  elseif bucket > head then
+    for b = head + 1, bucket do
+      local slot = field .. 'v' .. (b % buckets)
+      local gone = tonumber(redis.call('HGET', key, slot))
+      if gone then total = total - gone; redis.call('HDEL', key, slot) end
+    end
+    head, moved = bucket, true
+  end
+  if step ~= 0 then
+    redis.call('HINCRBY', key, field .. 'v' .. (head % buckets), step)
+    total = total + step
+  end
+  if moved then
+    redis.call('HSET', key, field .. 'h', head, field .. 's', total)
+    redis.call('PEXPIRE', key, window)
+  end
+  return total
 end
-out[#out + 1] = tostring(total)
-redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - hour)
-out[#out + 1] = redis.call('ZCARD', KEYS[5])
-log(KEYS[6], ARGV[4], day)
-out[#out + 1] = redis.call('ZCARD', KEYS[6])
-log(KEYS[7], ARGV[5], day)
-out[#out + 1] = redis.call('ZCARD', KEYS[7])
-out[#out + 1] = redis.call('GET', KEYS[8]) or ''
-if ARGV[6] ~= '' then redis.call('SET', KEYS[8], ARGV[6], 'PX', day) end
+
+local function distinct(key, window, member)
+  local since = now - window
+  if member ~= '' then
+    if redis.call('HEXISTS', key, member) == 0 and redis.call('HLEN', key) >= cap then
+      local all = redis.call('HGETALL', key)
+      for i = 1, #all, 2 do
+        if tonumber(all[i + 1]) <= since then redis.call('HDEL', key, all[i]) end
+      end
+    end
+    if redis.call('HEXISTS', key, member) == 1 or redis.call('HLEN', key) < cap then redis.call('HSET', key, member, now) end
+    redis.call('PEXPIRE', key, window)
+  end
+  local count = 0
+  for _, at in ipairs(redis.call('HVALS', key)) do
+    if tonumber(at) > since then count = count + 1 end
+  end
+  return count
+end
+
+local a = 5
+for k = first, #KEYS do
+  local kind, window, field, step = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
+  a = a + 4
+  if kind == 'distinct' then
+    out[#out + 1] = distinct(KEYS[k], window, again and '' or step)
+  else
+    out[#out + 1] = ring(KEYS[k], window, field, again and 0 or tonumber(step))
+  end
+end
 return out
 `;
 
-const FAILURE_SCRIPT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - ${HOUR_MS})
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ${HOUR_MS})
-return 1
-`;
-
-type ObserveReply = Array<number | string>;
+type Reply = Array<number | string>;
 
 interface RiskRedis extends Redis {
-  riskObserve(...args: Array<string | number>): Promise<ObserveReply>;
-  riskFailure(...args: Array<string | number>): Promise<number>;
+  riskCounters(numberOfKeys: number, ...args: Array<string | number>): Promise<Reply>;
 }
 
 export interface RedisCountersOptions {
   /** The gateway's client: it must fail fast while disconnected (enableOfflineQueue: false), not queue. */
   redis: Redis;
+  /** Prepended to every key (RISK_REDIS_KEY_PREFIX), so deployments can share one Redis. */
   keyPrefix: string;
   /** Per checkout: an unresponsive Redis costs at most this long, then the fail mode applies. */
   timeoutMs: number;
-}
-
-function windowCounts(reply: ObserveReply, offset: number): WindowCounts {
-  return { minute: Number(reply[offset]), hour: Number(reply[offset + 1]), day: Number(reply[offset + 2]) };
 }
 
 class CounterTimeoutError extends Error {
@@ -76,70 +114,55 @@ class CounterTimeoutError extends Error {
   }
 }
 
+/** The keys and arguments of one subject's script call, in the order COUNTERS_SCRIPT reads them. */
+export function scriptCall(call: SubjectCall, keyPrefix: string): { keys: string[]; args: Array<string | number> } {
+  const prefixed = (key: string) => `${keyPrefix}${key}`;
+  const keys = [...call.markers, ...(call.location ? [call.location.key] : []), ...call.ops.map(counterKey)].map(prefixed);
+  const args: Array<string | number> = [call.at, call.attemptId, call.location ? '1' : '0', call.location?.sealed ?? ''];
+  for (const op of call.ops) args.push(op.spec.kind, op.spec.window, op.field, op.step);
+  return { keys, args };
+}
+
 export class RedisCounters implements RiskCounters {
   private readonly redis: RiskRedis;
 
   constructor(private readonly options: RedisCountersOptions) {
     this.redis = options.redis as RiskRedis;
     // defineCommand runs the script by SHA (EVALSHA) and loads it again after a Redis restart.
-    this.redis.defineCommand('riskObserve', { numberOfKeys: 8, lua: OBSERVE_SCRIPT });
-    this.redis.defineCommand('riskFailure', { numberOfKeys: 1, lua: FAILURE_SCRIPT });
+    this.redis.defineCommand('riskCounters', { lua: COUNTERS_SCRIPT });
   }
 
   async observe(o: CheckoutObservation): Promise<CounterSnapshot> {
-    const key = (name: string) => `${this.options.keyPrefix}${name}`;
-    const reply = await this.withinTimeout(
-      this.redis.riskObserve(
-        key(`att:u:${o.userKey}`),
-        key(`att:d:${o.deviceKey}`),
-        key(`att:i:${o.ipKey}`),
-        key(`amt:u:${o.userKey}:${o.money.currency}`),
-        key(`fail:u:${o.userKey}`),
-        key(`users:d:${o.deviceKey}`),
-        key(`devices:u:${o.userKey}`),
-        key(`loc:u:${o.userKey}`),
-        o.at,
-        o.attemptId,
-        o.money.amount,
-        o.userKey,
-        o.deviceKey,
-        o.sealedLocation ?? '',
-      ),
-    );
-    return {
-      user: windowCounts(reply, 0),
-      device: windowCounts(reply, 3),
-      ip: windowCounts(reply, 6),
-      userAmount24h: Number(reply[9]),
-      userFailures1h: Number(reply[10]),
-      deviceUsers24h: Number(reply[11]),
-      userDevices24h: Number(reply[12]),
-      previousSealedLocation: String(reply[13]) || undefined,
-    };
+    const calls = subjectCalls(o);
+    // Issued together: the client writes all three before the first answer is back.
+    const answers = await this.withinTimeout(Promise.all(calls.map((call) => this.send(call))));
+    return snapshotOf(calls, answers);
   }
 
-  async recordFailure(userKey: string, at: number, attemptId: string): Promise<void> {
-    await this.withinTimeout(this.redis.riskFailure(`${this.options.keyPrefix}fail:u:${userKey}`, at, attemptId));
+  async recordFailure(userKey: string, at: number): Promise<void> {
+    await this.withinTimeout(this.send(failureCall(userKey, at)));
   }
 
-  /** The user's own keys go; each device they used keeps its attempts but no longer lists them among its users. */
-  async forgetUser(userKey: string): Promise<void> {
-    const key = (name: string) => `${this.options.keyPrefix}${name}`;
-    const devices = await this.redis.zrange(key(`devices:u:${userKey}`), 0, -1);
-    const forget = this.redis.multi();
-    for (const deviceKey of devices) forget.zrem(key(`users:d:${deviceKey}`), userKey);
-    forget.del(
-      key(`att:u:${userKey}`),
-      key(`fail:u:${userKey}`),
-      key(`devices:u:${userKey}`),
-      key(`loc:u:${userKey}`),
-      ...SUPPORTED_CURRENCIES.map((currency) => key(`amt:u:${userKey}:${currency}`)),
-    );
-    await forget.exec();
+  /**
+   * The user's own keys are known names under one hash tag: one DEL. The user is also removed from the
+   * distinct counts of the devices they used (other slots: one HDEL each, not in a script).
+   */
+  async forgetUser(userHash: string): Promise<void> {
+    const prefixed = (key: string) => `${this.options.keyPrefix}${key}`;
+    for (const { listedIn, foreignKey } of userMemberships(userHash)) {
+      const subjects = await this.redis.hkeys(prefixed(listedIn));
+      await Promise.all(subjects.map((subjectKey) => this.redis.hdel(prefixed(foreignKey(subjectKey)), userHash)));
+    }
+    await this.redis.del(...userKeys(userHash, Date.now()).map(prefixed));
   }
 
   /** The client is the gateway's: closing it is the gateway's job. */
   async close(): Promise<void> {}
+
+  private send(call: SubjectCall): Promise<Reply> {
+    const { keys, args } = scriptCall(call, this.options.keyPrefix);
+    return this.redis.riskCounters(keys.length, ...keys, ...args);
+  }
 
   /** The shared client's own command timeout may be looser than what a checkout can afford. */
   private withinTimeout<T>(command: Promise<T>): Promise<T> {

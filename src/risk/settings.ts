@@ -19,7 +19,13 @@ export const riskSettingsSchema = z
     RISK_FAIL_OPEN_ACKNOWLEDGED: envBoolean(false),
     /** Redis command timeout for the counters: an outage must cost a checkout milliseconds, not seconds. */
     RISK_REDIS_TIMEOUT_MS: envInt(150, 10, 5_000),
-    RISK_REDIS_KEY_PREFIX: z.string().min(1).max(64).default('kp:risk:'),
+    /** Before every counter key, so deployments can share a Redis; no braces (the keys' `{…}` hash tags place them in Cluster slots). */
+    RISK_REDIS_KEY_PREFIX: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[^{}]+$/, 'must not contain { or }')
+      .default('kp:risk:'),
     /** A step-up token passes when its `amr` lists this method… */
     RISK_STEP_UP_AMR: z.string().min(1).max(64).default('mfa'),
     /** …or, when set, when its `acr` equals this value. */

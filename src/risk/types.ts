@@ -8,6 +8,8 @@ import type { ProviderName } from '../providers/types';
  */
 export interface RiskInput {
   paymentId: string;
+  /** The same for every retry of one request (the checkout derives it from user and Idempotency-Key): counted once. */
+  attemptId: string;
   userId: string;
   userHash: string;
   device: { id: string; hash: string; model: string; os: string; osVersion: string; emulator: boolean; rooted: boolean };
@@ -38,12 +40,10 @@ export interface RiskAssessment {
 export interface RiskEngine {
   /**
    * Decides a checkout before any provider session exists. Never throws for an outage: it applies its fail mode.
-   * Runs inside the checkout's transaction: read the database only through `sql` (the embedded database has a
-   * single connection, so a query through the pool would wait forever).
+   * Reads the database through `sql`, outside any transaction (the checkout stores its decision afterwards in
+   * one statement), so a failed lookup costs nothing but the fail mode.
    */
   assess(input: RiskInput, sql: Sql): Promise<RiskAssessment>;
-  /** Stores the decision with the payment, inside the checkout's transaction. */
-  record(tx: Sql, paymentId: string, assessment: RiskAssessment): Promise<void>;
   /**
    * Told after a payment's status change is committed (e.g. to count failed payments per user).
    * Must not throw: the change is already durable.
@@ -68,5 +68,7 @@ export interface RiskRuntime extends RiskEngine {
   /** Re-reads the rules file (SIGHUP). An invalid file changes nothing: the old rules stay in force. */
   reload(): RuleReloadResult;
   readonly rulesetVersion: string;
+  /** Erasure: deletes every velocity counter of this user (keyed hash), in Redis or in process memory. */
+  forgetUser(userHash: string): Promise<void>;
   close(): Promise<void>;
 }

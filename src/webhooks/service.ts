@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Database, Sql } from '../db/database';
 import type { Metrics } from '../ops/metrics';
-import { recordFacts, Recorded } from '../payments/fact-journal';
+import { recordFactsOnLocked, Recorded } from '../payments/fact-journal';
 import type { FactKind, PaymentFact } from '../payments/lifecycle';
-import { findPayment, findPaymentByProviderRef, Payment } from '../payments/payment';
+import { Payment, PAYMENT_COLUMNS, PaymentRow, toPayment } from '../payments/payment';
 import type { ProviderRegistry } from '../providers/registry';
 import { PaymentRef, ProviderEvent, ProviderName, ProviderPaymentState, WebhookReply, WebhookRequest, WebhookVerificationError } from '../providers/types';
 import { notFound } from '../shared/errors';
@@ -63,10 +63,28 @@ export function factOf(provider: ProviderName, event: Exclude<ProviderEvent, { k
   }
 }
 
-async function resolvePayment(tx: Sql, provider: ProviderName, ref: PaymentRef): Promise<Payment | undefined> {
-  const byId = ref.paymentId ? await findPayment(tx, ref.paymentId) : undefined;
-  if (byId) return byId.provider === provider ? byId : undefined;
-  return ref.providerRef ? findPaymentByProviderRef(tx, provider, ref.providerRef) : undefined;
+/**
+ * Notes the event id and row-locks the payment it is about, in one statement. The payment is found by our
+ * id when the event names one (and must then be this provider's), else by the provider's session ref.
+ * `fresh` is false for an event id seen before: then nothing is locked.
+ */
+async function noteEventAndLockPayment(tx: Sql, provider: ProviderName, event: ProviderEvent) {
+  const ref: PaymentRef = event.kind === 'ignored' ? {} : event.ref;
+  const row = await tx.one<PaymentRow & { fresh: boolean }>(
+    `WITH noted AS (
+        INSERT INTO webhook_events (provider, event_id, kind, outcome) VALUES ($1, $2, $3, 'received')
+        ON CONFLICT (provider, event_id) DO NOTHING RETURNING event_id
+      ), target AS (
+        SELECT ${PAYMENT_COLUMNS} FROM payments
+         WHERE provider = $1 AND EXISTS (SELECT 1 FROM noted) AND $3 <> 'ignored'
+           AND id = COALESCE((SELECT id FROM payments WHERE id = $4), (SELECT id FROM payments WHERE provider = $1 AND provider_ref = $5))
+         FOR UPDATE
+      )
+      SELECT target.*, EXISTS (SELECT 1 FROM noted) AS fresh FROM (SELECT 1) AS one LEFT JOIN target ON true`,
+    [provider, event.eventId, event.kind, ref.paymentId ?? null, ref.providerRef ?? null],
+  );
+  const { fresh, ...payment } = row!;
+  return { fresh, payment: payment.id ? toPayment(payment as PaymentRow) : undefined };
 }
 
 const isMoney = (fact: PaymentFact) => fact.kind === 'paid' || fact.kind === 'authorized';
@@ -89,24 +107,19 @@ function outcomeOf(recorded: Recorded): EventOutcome {
  * decided by the lifecycle function, from all of the payment's facts, whatever order they came in.
  */
 export function createWebhookService(deps: WebhookDeps) {
-  async function applyToPayment(tx: Sql, provider: ProviderName, event: ProviderEvent): Promise<Applied> {
+  async function applyToPayment(tx: Sql, provider: ProviderName, event: ProviderEvent, found: Payment | undefined): Promise<Applied> {
     if (event.kind === 'ignored') return { outcome: 'ignored' };
-    const found = await resolvePayment(tx, provider, event.ref);
     if (!found) return { outcome: 'unknown_payment' };
-    const recorded = await recordFacts(tx, found.id, [factOf(provider, event, new Date())]);
+    const recorded = await recordFactsOnLocked(tx, found, [factOf(provider, event, new Date())]);
     return { outcome: outcomeOf(recorded), payment: recorded.payment, statusChanged: recorded.statusChanged };
   }
 
   /** Applies a verified event exactly once. Safe to call concurrently with the same event. */
   async function applyEvent(provider: ProviderName, event: ProviderEvent): Promise<Applied> {
     const applied = await deps.db.transaction(async (tx) => {
-      const fresh = await tx.one(
-        `INSERT INTO webhook_events (provider, event_id, kind, outcome) VALUES ($1, $2, $3, 'received')
-         ON CONFLICT (provider, event_id) DO NOTHING RETURNING event_id`,
-        [provider, event.eventId, event.kind],
-      );
+      const { fresh, payment } = await noteEventAndLockPayment(tx, provider, event);
       if (!fresh) return { outcome: 'duplicate' as const };
-      const result = await applyToPayment(tx, provider, event);
+      const result = await applyToPayment(tx, provider, event, payment);
       await tx.many('UPDATE webhook_events SET outcome = $3, payment_id = $4 WHERE provider = $1 AND event_id = $2', [
         provider, event.eventId, result.outcome, result.payment?.id ?? null,
       ]);

@@ -50,7 +50,7 @@ describe('a value PostgreSQL refuses is the caller’s mistake, not a 500', () =
     await http.get('/probe/not_a_number');
     const logged = lines(logs.slice(before));
     expect(logged).toHaveLength(1);
-    expect(logged[0].err).toMatchObject({ type: 'QueryFailedError', code: '22P02' });
+    expect(logged[0].err).toMatchObject({ type: 'DatabaseError', code: '22P02' });
     expect(logs.slice(before).join('\n')).not.toContain('12abc');
   });
 

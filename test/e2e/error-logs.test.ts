@@ -23,7 +23,7 @@ describe('a failed query in the logs', () => {
       const written = test.logs.slice(before);
       const errors = written.map((line) => JSON.parse(line) as LogLine).filter((line) => line.level >= 50);
       expect(errors).toHaveLength(1);
-      expect(errors[0]).toMatchObject({ requestId: res.body.error.request_id, err: { type: 'QueryFailedError', code: '23514' } });
+      expect(errors[0]).toMatchObject({ requestId: res.body.error.request_id, err: { type: 'DatabaseError', code: '23514' } });
       expect(Object.keys(errors[0].err!).sort()).toEqual(['code', 'stack', 'type']);
 
       const text = written.join('\n');

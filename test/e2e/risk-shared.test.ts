@@ -89,7 +89,9 @@ async function aBuyer(kalos: TestGateway) {
       const keys = await redis.keys(`${prefix}*`);
       expect(keys.length).toBeGreaterThan(0);
       const values = await Promise.all(
-        keys.map(async (key) => ((await redis.type(key)) === 'zset' ? (await redis.zrange(key, 0, -1)).join(' ') : String(await redis.get(key)))),
+        keys.map(async (key) =>
+          (await redis.type(key)) === 'hash' ? Object.entries(await redis.hgetall(key)).flat().join(' ') : String(await redis.get(key)),
+        ),
       );
       for (const coordinate of ['31.23', '121.47', '3123', '12147']) expect(values.join('\n')).not.toContain(coordinate);
     } finally {

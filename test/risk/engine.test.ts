@@ -24,6 +24,7 @@ const reasonCodes = (assessment: { journal: unknown }) => journalOf(assessment).
 const again = (input: RiskInput, ms: number, overrides: Partial<RiskInput> = {}): RiskInput => ({
   ...input,
   paymentId: `${input.paymentId}_${ms}`,
+  attemptId: `${input.attemptId}_${ms}`,
   now: new Date(input.now.getTime() + ms),
   ...overrides,
 });
@@ -209,7 +210,8 @@ async function everyValueUnder(redis: Redis, prefix: string): Promise<string> {
   const dump: string[] = [];
   for (const key of await redis.keys(`${prefix}*`)) {
     const type = await redis.type(key);
-    dump.push(key, type === 'zset' ? (await redis.zrange(key, 0, -1, 'WITHSCORES')).join(' ') : String(await redis.get(key)));
+    const hash = async () => Object.entries(await redis.hgetall(key)).flat().join(' ');
+    dump.push(key, type === 'hash' ? await hash() : String(await redis.get(key)));
   }
   expect(dump.length).toBeGreaterThan(0);
   return dump.join('\n');
@@ -280,7 +282,7 @@ async function everyValueUnder(redis: Redis, prefix: string): Promise<string> {
     const first = anInput({ location: { lat: 31.23, lon: 121.47 } });
     const second = anInput({ location: { lat: 31.23, lon: 121.47 } });
     await engine.assess(first, listsSql());
-    const locationKey = (input: RiskInput) => `${prefix}loc:u:${input.userHash}`;
+    const locationKey = (input: RiskInput) => `${prefix}{u:${input.userHash}}:loc`;
     const previousOf = async (input: RiskInput) =>
       journalOf(await engine.assess(again(input, 30 * 60_000, { location: { lat: 51.5, lon: -0.12 } }), listsSql())).features;
 

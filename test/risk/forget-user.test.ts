@@ -16,13 +16,14 @@ const observation = (userKey: string, attemptId: string, deviceKey = 'device-sha
 
 async function forgetsOnlyThatUser(counters: RiskCounters) {
   await counters.observe(observation('user-a', 'pay_1'));
-  await counters.recordFailure('user-a', Date.now(), 'pay_1:x');
+  await counters.recordFailure('user-a', Date.now());
   await counters.observe(observation('user-b', 'pay_2'));
   await counters.forgetUser('user-a');
   const other = await counters.observe(observation('user-b', 'pay_3'));
-  expect(other).toMatchObject({ user: { day: 2 }, userAmount24h: 1200, deviceUsers24h: 1, previousSealedLocation: 'sealed-location' });
+  expect(other).toMatchObject({ values: { user_24h: 2, user_amount_24h: 1200, device_users_24h: 1 }, previousSealedLocation: 'sealed-location' });
   const again = await counters.observe(observation('user-a', 'pay_4'));
-  expect(again).toMatchObject({ user: { day: 1 }, userAmount24h: 600, userFailures1h: 0, userDevices24h: 1, previousSealedLocation: undefined });
+  expect(again).toMatchObject({ values: { user_24h: 1, user_amount_24h: 600, user_failed_1h: 0, user_devices_24h: 1 } });
+  expect(again.previousSealedLocation).toBeUndefined();
 }
 
 test('in-process counters forget a user', async () => {

@@ -54,6 +54,7 @@ export function anInput(overrides: Partial<RiskInput> = {}): RiskInput {
   const tag = `${process.pid}-${Date.now()}-${sequence}`;
   return {
     paymentId: `pay_test${tag}`,
+    attemptId: `attempt-${tag}`,
     userId: `user-${tag}`,
     userHash: testHasher.hash('user', `user-${tag}`),
     device: { id: `dev-${tag}`, hash: testHasher.hash('device', `dev-${tag}`), model: 'iPhone15,2', os: 'iOS', osVersion: '17.4', emulator: false, rooted: false },

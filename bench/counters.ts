@@ -1,0 +1,81 @@
+/**
+ * The counters line of `npm run bench`: one user with 200 000 checkouts in the last 24 h (one device, one
+ * IP), then decisions for that user, timed, on both counter stores. Goal: ≤ 5 ms per decision; the cost
+ * must not depend on the history (the counters are time-bucketed, see src/risk/counter-specs.ts).
+ */
+import Redis from 'ioredis';
+import { DAY_MS } from '../src/risk/counter-specs';
+import { MemoryCounters, RiskCounters } from '../src/risk/counters';
+import { DefaultRiskEngine } from '../src/risk/engine';
+import { RedisCounters } from '../src/risk/redis-counters';
+import { riskSettingsSchema } from '../src/risk/settings';
+import type { Sql } from '../src/db/database';
+import { BlindIndex } from '../src/privacy/keyring';
+import { randomBytes } from 'node:crypto';
+
+const HISTORY = Number(process.env.BENCH_COUNTER_EVENTS ?? 200_000);
+const DECISIONS = 200;
+const IN_FLIGHT = 200;
+
+/** The blocklist read answered from memory: this line measures the counters and the rules, not PostgreSQL. */
+const noLists: Sql = {
+  many: async () => [{ user: false, device: false, ip: false, deviceKnownForUser: true, unverifiedChallenges24h: 0, reviews24h: 0 }] as never[],
+  one: async () => ({ user: false, device: false, ip: false, deviceKnownForUser: true, unverifiedChallenges24h: 0, reviews24h: 0 }) as never,
+};
+
+async function fill(counters: RiskCounters, start: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < HISTORY) {
+      const i = next++;
+      await counters.observe({
+        at: start + Math.floor((i * (DAY_MS - 60_000)) / HISTORY), attemptId: `fill-${i}`, userKey: 'heavy-user', deviceKey: 'heavy-device',
+        ipKey: 'heavy-ip', money: { amount: 600, currency: 'CNY' },
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+}
+
+async function decisions(counters: RiskCounters, at: number): Promise<{ p50: number; max: number; userDay: number }> {
+  const hasher = new BlindIndex(randomBytes(32));
+  const engine = new DefaultRiskEngine({ settings: riskSettingsSchema.parse({}), hasher, counters });
+  const times: number[] = [];
+  let userDay = 0;
+  for (let i = 0; i < DECISIONS; i += 1) {
+    const started = performance.now();
+    const assessment = await engine.assess(
+      {
+        paymentId: `pay_heavy${i}`, attemptId: `decide-${i}`, userId: 'heavy', userHash: 'heavy-user', ipAddress: '114.114.114.114',
+        device: { id: 'd', hash: 'heavy-device', model: 'Pixel 8', os: 'Android', osVersion: '15', emulator: false, rooted: false },
+        claims: { minor: false, guardianConsent: false, country: 'CN' }, money: { amount: 600, currency: 'CNY' }, sku: 'gems_600', quantity: 1,
+        provider: 'sandbox', now: new Date(at + i),
+      },
+      noLists,
+    );
+    times.push(performance.now() - started);
+    userDay = (assessment.journal as { features: { velocity: { user_24h: number } } }).features.velocity.user_24h;
+  }
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(times.length / 2)], max: times[times.length - 1], userDay };
+}
+
+export async function countersLine(redisUrl: string, prefix: string): Promise<string> {
+  const start = Date.now() - DAY_MS + 60_000;
+  const now = start + DAY_MS - 60_000;
+  const memory = new MemoryCounters();
+  await fill(memory, start);
+  const inProcess = await decisions(memory, now);
+  const redis = new Redis(redisUrl);
+  try {
+    const shared = new RedisCounters({ redis, keyPrefix: prefix, timeoutMs: 5_000 });
+    await fill(shared, start);
+    const onRedis = await decisions(shared, now);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    const figure = (r: typeof inProcess) => `p50 ${r.p50.toFixed(2)} ms, max ${r.max.toFixed(2)} ms (user_24h = ${r.userDay})`;
+    return `counters: one user with ${HISTORY} events in 24 h decides in: in-process ${figure(inProcess)} · Redis ${figure(onRedis)} · goal ≤ 5 ms`;
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * One server of `npm run bench`, in its own process so that its CPU and peak RSS are its own:
+ *   floor   — express 5 and one pg INSERT per request: the most a Node service on this database can do;
+ *   gateway — the real gateway (createGateway), configured by the environment the bench hands it.
+ * Talks to the bench over IPC: sends { ready, url, … } once listening, answers { stats } on request.
+ */
+import 'reflect-metadata';
+import express from 'express';
+import { Pool } from 'pg';
+import { createGateway } from '../src/app/context';
+import { startServer } from '../src/app/server';
+import { signAppToken } from '../src/auth/embedded-issuer';
+import { loadConfig } from '../src/config';
+
+type Reply = { type: 'ready'; url: string; tokens?: string[] } | { type: 'stats'; roundTrips: number; peakRssMb: number };
+const send = (message: Reply) => process.send!(message);
+const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
+
+async function floor(): Promise<{ url: string; roundTrips: () => number }> {
+  const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
+  await pool.query('CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, body text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())');
+  let inserts = 0;
+  const app = express();
+  app.use(express.json());
+  app.post('/floor', async (req, res) => {
+    inserts += 1;
+    const { rows } = await pool.query('INSERT INTO bench_floor (body) VALUES ($1) RETURNING id', [JSON.stringify(req.body)]);
+    res.status(201).json({ id: rows[0].id });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const address = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${address.port}`, roundTrips: () => inserts };
+}
+
+async function gateway(users: number): Promise<{ url: string; roundTrips: () => number; tokens: string[] }> {
+  const gw = await createGateway(loadConfig(process.env));
+  const server = await startServer(gw, { host: '127.0.0.1', port: 0 });
+  const issuer = gw.keys.embeddedJwt!;
+  const tokens = await Promise.all(
+    Array.from({ length: users }, (_, i) =>
+      signAppToken({ privateKeyPem: issuer.privateKeyPem, iss: gw.config.auth.issuer, aud: gw.config.auth.audience }, { sub: `bench-user-${i}` }),
+    ),
+  );
+  return { url: server.url, roundTrips: () => gw.db.roundTrips.count, tokens };
+}
+
+async function main() {
+  const started: { url: string; roundTrips: () => number; tokens?: string[] } =
+    process.argv[2] === 'floor' ? await floor() : await gateway(Number(process.env.BENCH_USERS ?? 500));
+  process.on('message', (message: { type: string }) => {
+    if (message.type === 'stats') send({ type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb() });
+    if (message.type === 'stop') process.exit(0);
+  });
+  send({ type: 'ready', url: started.url, tokens: started.tokens });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,208 @@
+/**
+ * `npm run bench`: the hot path against a floor, in one run on one machine.
+ *   floor    — express 5 + one pg INSERT per request (bench/hot-path-server.ts floor);
+ *   checkout — POST /v1/checkouts on the sandbox, PostgreSQL + Redis, risk and encryption on;
+ *   webhook  — signed sandbox webhooks for the payments the checkout run created.
+ * Each server runs in its own process (its CPU and peak RSS are its own); autocannon drives them from this
+ * one. Prints req/s, p50/p99, non-2xx answers, statements (round trips) per request and peak RSS, with the
+ * ratios to the floor, then the counters line (one user with 200k events in 24 h).
+ *
+ * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) names a server where a scratch database
+ * kalos_bench_<run> is created and dropped again; REDIS_URL (default redis://127.0.0.1:6379) is used under
+ * a key prefix of this run only. BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_USERS (500) size it;
+ * BENCH_PROFILE=1 writes a CPU profile of the gateway (--cpu-prof) into ./bench-profile/.
+ */
+import { ChildProcess, fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import autocannon from 'autocannon';
+import { Client } from 'pg';
+import { buildSandboxWebhook } from '../src/providers/sandbox/provider';
+import { countersLine } from './counters';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const WEBHOOK_SECRET = randomBytes(24).toString('hex');
+
+interface Ready {
+  url: string;
+  tokens?: string[];
+}
+interface Stats {
+  roundTrips: number;
+  peakRssMb: number;
+}
+interface Server {
+  ready: Ready;
+  stats(): Promise<Stats>;
+  stop(): void;
+}
+
+function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Promise<Server> {
+  const child: ChildProcess = fork(path.join(__dirname, 'hot-path-server.ts'), [kind], {
+    execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROFILE && kind === 'gateway' ? ['--cpu-prof', '--cpu-prof-dir=bench-profile'] : [])],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = <T>(type: string) =>
+    new Promise<T>((resolve, reject) => {
+      const onMessage = (message: { type: string }) => {
+        if (message.type !== type) return;
+        child.off('message', onMessage);
+        resolve(message as T);
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+    });
+  return next<Ready>('ready').then((ready) => ({
+    ready,
+    stats: () => {
+      child.send({ type: 'stats' });
+      return next<Stats>('stats');
+    },
+    // Asked to exit rather than killed, so a --cpu-prof profile (BENCH_PROFILE=1) gets written.
+    stop: () => child.connected && child.send({ type: 'stop' }),
+  }));
+}
+
+interface Load {
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function drive(url: string, requests: autocannon.Request[], seconds: number): Promise<Load> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, requests });
+  return {
+    reqPerSec: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/** Runs a warm-up, then the measured load, and reads the statements the server sent meanwhile. */
+async function measure(server: Server, requests: () => autocannon.Request[]): Promise<Load & Stats> {
+  await drive(server.ready.url, requests(), Math.max(2, Math.round(SECONDS / 5)));
+  const before = await server.stats();
+  const load = await drive(server.ready.url, requests(), SECONDS);
+  const after = await server.stats();
+  return { ...load, roundTrips: (after.roundTrips - before.roundTrips) / Math.max(1, load.ok + load.non2xx), peakRssMb: after.peakRssMb };
+}
+
+const floorRequests = (): autocannon.Request[] => [
+  { method: 'POST', path: '/floor', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sku: 'gems_600', quantity: 1 }) },
+];
+
+function checkoutRequests(run: string, tokens: string[], created: string[]): () => autocannon.Request[] {
+  let n = 0;
+  return () => [
+    {
+      method: 'POST',
+      path: '/v1/checkouts',
+      setupRequest: (request) => {
+        const i = n++;
+        const user = i % tokens.length;
+        return {
+          ...request,
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${tokens[user]}`,
+            'idempotency-key': `bench-${run}-${i}`,
+            'x-forwarded-for': `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+          },
+          body: JSON.stringify({
+            sku: 'gems_600',
+            provider: 'sandbox',
+            device: { id: `bench-${run}-dev-${user}`, model: 'Pixel 8', os: 'Android', os_version: '15', emulator: false, rooted: false },
+          }),
+        };
+      },
+      onResponse: (status, body) => {
+        if (status === 201) created.push((JSON.parse(body) as { id: string }).id);
+      },
+    },
+  ];
+}
+
+function webhookRequests(run: string, payments: string[]): () => autocannon.Request[] {
+  let n = 0;
+  return () => [
+    {
+      method: 'POST',
+      path: '/v1/webhooks/sandbox',
+      setupRequest: (request) => {
+        const i = n++;
+        const { body, headers } = buildSandboxWebhook(WEBHOOK_SECRET, {
+          id: `evt_${run}_${i}`,
+          type: 'payment.succeeded',
+          data: { payment_id: payments[i % payments.length], amount: 6000, currency: 'CNY' },
+        });
+        return { ...request, headers, body: body.toString('utf8') };
+      },
+    },
+  ];
+}
+
+const pad = (value: string, width: number) => value.padStart(width);
+
+function print(floor: Load & Stats, rows: Array<[string, Load & Stats]>) {
+  console.log(`\n${'run'.padEnd(10)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('non-2xx', 9)}${pad('stmts/req', 11)}${pad('peak RSS', 10)}${pad('× floor req/s', 15)}${pad('× floor p99', 13)}`);
+  for (const [label, row] of [['floor', floor] as [string, Load & Stats], ...rows]) {
+    console.log(
+      `${label.padEnd(10)}${pad(row.reqPerSec.toFixed(0), 9)}${pad(String(row.p50), 8)}${pad(String(row.p99), 8)}${pad(String(row.non2xx + row.errors), 9)}` +
+        `${pad(row.roundTrips.toFixed(2), 11)}${pad(`${row.peakRssMb.toFixed(0)} MB`, 10)}` +
+        `${pad(`${((100 * row.reqPerSec) / floor.reqPerSec).toFixed(1)} %`, 15)}${pad(`${(row.p99 / Math.max(1, floor.p99)).toFixed(2)}×`, 13)}`,
+    );
+  }
+}
+
+async function main() {
+  const run = randomBytes(4).toString('hex');
+  const database = `kalos_bench_${run}`;
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${database}`;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-bench-'));
+  const servers: Server[] = [];
+  try {
+    console.log(`${os.cpus().length} cores · ${CONNECTIONS} connections · ${SECONDS} s per run · PostgreSQL + Redis, risk and encryption on`);
+    const floorServer = await startChild('floor', { DATABASE_URL: url.toString() });
+    servers.push(floorServer);
+    const floor = await measure(floorServer, floorRequests);
+    floorServer.stop();
+    const gateway = await startChild('gateway', {
+      NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir, TRUST_PROXY: '1', DATABASE_URL: url.toString(), REDIS_URL,
+      RISK_REDIS_KEY_PREFIX: `kp:bench:${run}:`, SANDBOX_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      RATE_LIMIT_IP_PER_MINUTE: '1000000', RATE_LIMIT_USER_PER_MINUTE: '1000000',
+    });
+    servers.push(gateway);
+    const created: string[] = [];
+    const checkout = await measure(gateway, checkoutRequests(run, gateway.ready.tokens!, created));
+    const webhook = await measure(gateway, webhookRequests(run, created));
+    print(floor, [['checkout', checkout], ['webhook', webhook]]);
+    console.log(await countersLine(REDIS_URL, `kp:bench:${run}:counters:`));
+  } finally {
+    for (const server of servers) server.stop();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

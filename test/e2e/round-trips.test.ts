@@ -1,0 +1,77 @@
+import { checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
+import { postSandboxWebhook } from '../support/sandbox-webhooks';
+
+/**
+ * The hot path's database round trips, counted through the gateway's pool: every statement it sends,
+ * BEGIN and COMMIT included. The figures are the design (see src/payments/checkout.ts and
+ * src/webhooks/service.ts); a change that adds a statement to the hot path fails here, not in production.
+ */
+describe.each([
+  ['PostgreSQL and Redis', { redis: true }],
+  ['the embedded database', { embedded: true }],
+])('round trips on %s', (_name, options) => {
+  let test: TestGateway;
+
+  beforeAll(async () => {
+    test = await startTestGateway(options);
+  });
+
+  afterAll(async () => {
+    await test?.stop();
+  });
+
+  async function statementsFor<T>(work: () => Promise<T>): Promise<{ result: T; statements: number }> {
+    const before = test.gateway.db.roundTrips.count;
+    const result = await work();
+    return { result, statements: test.gateway.db.roundTrips.count - before };
+  }
+
+  let users = 0;
+  async function aReturningUser() {
+    const token = await test.token(`round-trips-${users++}`);
+    expect((await checkout(test, token)).status).toBe(201); // creates the user's data key
+    return token;
+  }
+
+  // blocklist read; BEGIN, the data key's row (share-locked against an erasure), claim + payment + history + decision, COMMIT; session + answer
+  it('a checkout of a returning user takes six statements', async () => {
+    const token = await aReturningUser();
+    const { result, statements } = await statementsFor(() => checkout(test, token));
+    expect(result.status).toBe(201);
+    expect(result.body).toMatchObject({ status: 'requires_payment', next_action: { type: 'sandbox_confirm' } });
+    expect(statements).toBe(6);
+  });
+
+  it("a user's first checkout adds only the read and the creation of their data key", async () => {
+    const token = await test.token(`round-trips-first-${users++}`);
+    const { result, statements } = await statementsFor(() => checkout(test, token));
+    expect(result.status).toBe(201);
+    expect(statements).toBe(7);
+  });
+
+  it('a replayed checkout reads the key and answers what it answered, in the same few statements', async () => {
+    const token = await aReturningUser();
+    const key = newKey();
+    const first = await checkout(test, token, {}, key);
+    const { result, statements } = await statementsFor(() => checkout(test, token, {}, key));
+    expect(result.status).toBe(201);
+    expect(result.body).toEqual(first.body);
+    // the same first step, whose claim finds the key taken (and writes nothing), then the key's read
+    expect(statements).toBe(6);
+  });
+
+  it('a webhook takes six: BEGIN, note + lock, facts, state + history, outcome, COMMIT; its redelivery three', async () => {
+    const token = await aReturningUser();
+    const payment = (await checkout(test, token)).body as { id: string; amount: number; currency: string };
+    const event = { id: `evt_rt_${Date.now()}_${users}`, type: 'payment.succeeded' as const, paymentId: payment.id, amount: payment.amount, currency: payment.currency };
+    const delivered = await statementsFor(() => postSandboxWebhook(test, event));
+    expect(delivered.result.status).toBe(200);
+    expect(delivered.statements).toBe(6);
+    const paid = await test.http.get(`/v1/orders/${payment.id}`).set('Authorization', `Bearer ${token}`);
+    expect(paid.body.status).toBe('succeeded');
+
+    const redelivered = await statementsFor(() => postSandboxWebhook(test, event));
+    expect(redelivered.result.status).toBe(200);
+    expect(redelivered.statements).toBe(3);
+  });
+});
