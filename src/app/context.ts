@@ -7,6 +7,7 @@ import { KeyMaterial, resolveKeyMaterial } from '../config/key-material';
 import { connectDatabase, DatabaseHandle } from '../db/connect';
 import { createLogger } from '../http/logger';
 import { createJobEngine } from '../jobs/engine';
+import { instrumentProviders, instrumentRiskEngine, observeDatabasePool } from '../ops/instrument';
 import { createMetrics } from '../ops/metrics';
 import { createCheckoutService } from '../payments/checkout';
 import type { Payment } from '../payments/payment';
@@ -89,9 +90,11 @@ export async function createGateway(config: Config, options: { logger?: Logger }
 
   const blindIndex = new BlindIndex(keys.blindIndexKey);
   const vault = new PersonalDataVault(masterKeys, blindIndex);
-  const providers = createProviderRegistry(config, { sandboxWebhookSecret: keys.sandboxWebhookSecret });
   const metrics = createMetrics();
-  const risk = createRiskEngine(config.risk, { db, redis, logger, blindIndex });
+  observeDatabasePool(metrics, db);
+  // Instrumented at their interfaces: provider latency and errors, risk decisions (metrics and one log line each).
+  const providers = instrumentProviders(createProviderRegistry(config, { sandboxWebhookSecret: keys.sandboxWebhookSecret }), metrics);
+  const risk = instrumentRiskEngine(createRiskEngine(config.risk, { db, redis, logger, blindIndex }), metrics, logger);
   const onStatusChange = (payment: Payment) => {
     void risk.paymentStatusChanged?.({
       paymentId: payment.id, userHash: payment.userHash, deviceHash: payment.deviceHash, status: payment.status, at: payment.updatedAt,

@@ -12,7 +12,7 @@ export interface AppTokenClaims {
 }
 
 /**
- * Signs app tokens with the embedded identity's key: what `npm run token` prints and what tests use.
+ * Signs app tokens with the embedded identity's key: what `kalos token` prints and what tests use.
  * A production deployment verifies tokens from the app's own identity service instead.
  */
 export async function signAppToken(

@@ -9,6 +9,8 @@ const catalogList = listSchema(catalogItemSchema.openapi('CatalogItem'), 'Catalo
 openapi.registerPath({
   method: 'get',
   path: '/v1/catalog',
+  operationId: 'listCatalog',
+  tags: ['catalog'],
   summary: 'List purchasable items with their server-side prices',
   security: [{ [bearerAuth.name]: [] }],
   responses: { 200: { description: 'The catalog', content: { 'application/json': { schema: catalogList } } }, ...commonErrors },

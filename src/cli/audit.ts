@@ -1,15 +1,9 @@
-import { loadConfig } from '../config';
-import { runWhenMain } from './entry';
-import { resolveKeyMaterial } from '../config/key-material';
-import { connectDatabase } from '../db/connect';
 import type { Database } from '../db/database';
-import { AUDIT_CHAIN_KEY_LABEL, pruneAuditTrail, verifyAuditChain } from '../audit/trail';
-import { BlindIndex } from '../privacy/keyring';
-import { auditChainKey } from '../staff/settings';
+import { pruneAuditTrail, verifyAuditChain } from '../audit/trail';
 
 export const AUDIT_USAGE = [
-  'usage: npm run audit -- verify   check the staff audit trail\'s hash chain; names every changed, deleted or reordered row',
-  '       npm run audit -- prune    delete whole months older than STAFF_AUDIT_RETENTION_MONTHS (≥ 12), keeping the chain anchor',
+  'usage: kalos audit verify   check the staff audit trail\'s hash chain; names every changed, deleted or reordered row',
+  '       kalos audit prune    delete whole months older than STAFF_AUDIT_RETENTION_MONTHS (≥ 12), keeping the chain anchor',
 ].join('\n');
 
 export class AuditChainBroken extends Error {}
@@ -36,17 +30,3 @@ export async function runAuditCommand(args: string[], deps: { db: Database; chai
       throw new Error(AUDIT_USAGE);
   }
 }
-
-async function main() {
-  const config = loadConfig();
-  const keys = resolveKeyMaterial(config);
-  const database = await connectDatabase({ url: config.database.url, dataDir: config.dataDir, poolSize: 1, migrate: true });
-  try {
-    const chainKey = auditChainKey(config.staff, new BlindIndex(keys.blindIndexKey), AUDIT_CHAIN_KEY_LABEL);
-    console.log(await runAuditCommand(process.argv.slice(2), { db: database.db, chainKey, retentionMonths: config.staff.auditRetentionMonths }));
-  } finally {
-    await database.close();
-  }
-}
-
-runWhenMain(module, main);

@@ -1,8 +1,4 @@
-import { loadConfig } from '../config';
-import { resolveKeyMaterial } from '../config/key-material';
-import { connectDatabase } from '../db/connect';
 import type { Sql } from '../db/database';
-import { BlindIndex } from '../privacy/keyring';
 import {
   addToBlocklist,
   BLOCKLIST_KINDS,
@@ -13,7 +9,10 @@ import {
   toBlocklistEntry,
 } from '../risk/blocklist';
 
-const USAGE = 'usage: npm run blocklist -- add|remove device|user|ip VALUE [NOTE]  ·  npm run blocklist -- list [device|user|ip]';
+export const BLOCKLIST_USAGE = [
+  'usage: kalos blocklist add|remove device|user|ip VALUE [NOTE]',
+  '       kalos blocklist list [device|user|ip]',
+].join('\n');
 
 const isKind = (value: string | undefined): value is BlocklistKind => BLOCKLIST_KINDS.includes(value as BlocklistKind);
 
@@ -29,27 +28,9 @@ export async function runBlocklistCommand(args: string[], deps: { db: Sql; hashe
     if (rows.length === 0) return 'the blocklist is empty';
     return rows.map((row) => [row.kind, row.hashed ? `hash:${row.value}` : row.value, row.created_at.toISOString(), row.note ?? ''].join('\t').trimEnd()).join('\n');
   }
-  if ((command !== 'add' && command !== 'remove') || !isKind(kind) || !value) throw new Error(USAGE);
+  if ((command !== 'add' && command !== 'remove') || !isKind(kind) || !value) throw new Error(BLOCKLIST_USAGE);
   const entry = toBlocklistEntry(kind, value, deps.hasher);
   const shown = 'range' in entry ? entry.range : `${kind} (stored as its keyed hash)`;
   if (command === 'add') return (await addToBlocklist(deps.db, entry, note.join(' ') || undefined)) ? `added ${shown}` : `already listed: ${shown}`;
   return (await removeFromBlocklist(deps.db, entry)) ? `removed ${shown}` : `not listed: ${shown}`;
-}
-
-async function main() {
-  const config = loadConfig();
-  const keys = resolveKeyMaterial(config);
-  const database = await connectDatabase({ url: config.database.url, dataDir: config.dataDir, poolSize: 1, migrate: true });
-  try {
-    console.log(await runBlocklistCommand(process.argv.slice(2), { db: database.db, hasher: new BlindIndex(keys.blindIndexKey) }));
-  } finally {
-    await database.close();
-  }
-}
-
-if (require.main === module) {
-  main().catch((error) => {
-    console.error((error as Error).message);
-    process.exit(1);
-  });
 }

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import type { Gateway } from '../app/context';
 import { erasureDepsOf, processPendingErasures } from '../rights/erasure';
-import { runGatewayCommand } from './gateway-command';
 
-export const ERASURES_USAGE = 'usage: npm run erasures -- process [--limit N]   finish pending erasures whose disputes and refunds have closed';
+export const ERASURES_USAGE = 'usage: kalos erasures process [--limit N]   finish pending erasures whose disputes and refunds have closed';
 
 /**
  * Erasures that waited for an open dispute or a refund in flight complete once those close. Until the job
@@ -17,5 +16,3 @@ export async function runErasuresCommand(args: string[], gateway: Gateway): Prom
   const completed = await processPendingErasures(erasureDepsOf(gateway), limit);
   return `erasures: ${completed} completed`;
 }
-
-if (require.main === module) void runGatewayCommand(runErasuresCommand);

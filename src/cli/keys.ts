@@ -3,12 +3,11 @@ import type { Gateway } from '../app/context';
 import { BlindIndex, MasterKeyring } from '../privacy/keyring';
 import { rehashBlindIndex } from '../privacy/rehash';
 import { dataKeysByMasterKey, rewrapSubjectKeys } from '../privacy/rewrap';
-import { runStandalone } from './standalone';
 
 export const KEYS_USAGE = [
-  'usage: npm run keys -- status                      how many data keys each master key wraps',
-  '       npm run keys -- rewrap [--batch-size N]     re-wrap every data key under the active (first) key of ENCRYPTION_KEYS',
-  '       npm run keys -- rehash-blind-index          gateways stopped: move every hash from BLIND_INDEX_KEY to BLIND_INDEX_KEY_NEXT',
+  'usage: kalos keys status                      how many data keys each master key wraps',
+  '       kalos keys rewrap [--batch-size N]     re-wrap every data key under the active (first) key of ENCRYPTION_KEYS',
+  '       kalos keys rehash-blind-index          gateways stopped: move every hash from BLIND_INDEX_KEY to BLIND_INDEX_KEY_NEXT',
 ].join('\n');
 
 export type KeysDeps = Pick<Gateway, 'db' | 'keys' | 'vault' | 'blindIndex'> & {
@@ -59,5 +58,3 @@ export async function runKeysCommand(args: string[], gateway: KeysDeps): Promise
       throw new Error(KEYS_USAGE);
   }
 }
-
-if (require.main === module) runStandalone((args, gateway) => runKeysCommand(args, { ...gateway, env: process.env }));

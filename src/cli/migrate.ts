@@ -1,15 +1,12 @@
-import { loadConfig } from '../config';
+import type { Config } from '../config';
 import { connectDatabase } from '../db/connect';
 
-/** `npm run migrate`: applies pending migrations and exits (start-up does the same). */
-async function main() {
-  const config = loadConfig();
+export const MIGRATE_USAGE = 'usage: kalos migrate    apply pending migrations and exit (start-up does the same; run it as a release step)';
+
+/** Applies pending migrations under the same advisory lock as start-up, so it can run beside replicas. */
+export async function runMigrateCommand(args: string[], config: Config): Promise<string> {
+  if (args.length > 0) throw new Error(MIGRATE_USAGE);
   const database = await connectDatabase({ url: config.database.url, dataDir: config.dataDir, poolSize: 1, migrate: true });
   await database.close();
-  console.log(`migrations applied (${database.embedded ? 'embedded database' : 'PostgreSQL'})`);
+  return `migrations applied (${database.embedded ? 'embedded database' : 'PostgreSQL'})`;
 }
-
-main().catch((error) => {
-  console.error(`migration failed: ${(error as Error).message}`);
-  process.exit(1);
-});

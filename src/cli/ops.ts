@@ -1,16 +1,14 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { createGateway, Gateway } from '../app/context';
-import { loadConfig } from '../config';
-import { runWhenMain } from './entry';
+import type { Gateway } from '../app/context';
 import { ApiError } from '../shared/errors';
 import { runPaymentAction, StaffAction } from '../staff/actions';
 import type { StaffMember } from '../staff/auth';
 
-const USAGE = [
-  'usage: npm run ops -- approve <payment id> --reason TEXT                release a payment held for review',
-  '       npm run ops -- reject <payment id> --reason TEXT                 void it, or refund it in full',
-  '       npm run ops -- refund <payment id> [--amount N] --reason TEXT    refund part (minor units) or all of the rest',
+export const OPS_USAGE = [
+  'usage: kalos ops approve <payment id> --reason TEXT                release a payment held for review',
+  '       kalos ops reject <payment id> --reason TEXT                 void it, or refund it in full',
+  '       kalos ops refund <payment id> [--amount N] --reason TEXT    refund part (minor units) or all of the rest',
   '       [--as STAFF_ID]  who acts, for the audit log (default: cli:<login name>)',
 ].join('\n');
 
@@ -21,9 +19,9 @@ function parse(args: string[]) {
     args, allowPositionals: true, options: { amount: { type: 'string' }, reason: { type: 'string' }, as: { type: 'string' } },
   });
   const [action, paymentId] = positionals;
-  if (!paymentId || positionals.length !== 2 || !ACTIONS.includes(action)) throw new Error(USAGE);
+  if (!paymentId || positionals.length !== 2 || !ACTIONS.includes(action)) throw new Error(OPS_USAGE);
   const reason = values.reason?.trim() ?? '';
-  if (reason.length < 1 || reason.length > 500) throw new Error(`--reason (1–500 characters) is required; it goes into the audit log\n${USAGE}`);
+  if (reason.length < 1 || reason.length > 500) throw new Error(`--reason (1–500 characters) is required; it goes into the audit log\n${OPS_USAGE}`);
   const amount = values.amount === undefined ? undefined : Number(values.amount);
   if (amount !== undefined && !Number.isSafeInteger(amount)) throw new Error('--amount takes a whole number of minor units (fen, cents)');
   return { action: action as StaffAction, paymentId, reason, amount, actor: values.as ?? `cli:${os.userInfo().username}` };
@@ -51,14 +49,3 @@ export async function runOpsCommand(args: string[], gateway: Gateway): Promise<s
     throw error;
   }
 }
-
-async function main() {
-  const gateway = await createGateway(loadConfig());
-  try {
-    console.log(await runOpsCommand(process.argv.slice(2), gateway));
-  } finally {
-    await gateway.close();
-  }
-}
-
-runWhenMain(module, main);

@@ -1,25 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { signAppToken } from '../auth/embedded-issuer';
-import { loadConfig } from '../config';
 import { loadOrCreateGeneratedSecrets } from '../config/key-material';
 import { signStaffToken, STAFF_ROLES } from '../staff/auth';
 import { loadOrCreateStaffKey } from '../staff/keys';
 import { usesEmbeddedStaffIssuer } from '../staff/settings';
 import type { Config } from '../config';
 
-const USAGE = [
-  'usage: npm run token -- --sub <user id> [--minor] [--guardian-consent] [--country CN] [--step-up] [--expires-in SECONDS]',
-  '       npm run token -- --ops <role[,role…]> --sub <staff id> [--expires-in SECONDS]   roles: viewer reviewer refunds risk_admin auditor',
+export const TOKEN_USAGE = [
+  'usage: kalos token --sub <user id> [--minor] [--guardian-consent] [--country CN] [--step-up] [--expires-in SECONDS]',
+  '       kalos token --ops <role[,role…]> --sub <staff id> [--expires-in SECONDS]   roles: viewer reviewer refunds risk_admin auditor',
 ].join('\n');
 
 /**
- * `npm run token -- --sub alice`: an app token for the embedded instance. `--step-up` mints what the
- * identity service gives after a fresh MFA sign-in (amr mfa, auth_time now, a single-use jti), for
- * POST /v1/checkouts/{id}/verify.
+ * An app token signed by the embedded identity (laptop and test instances only: a gateway that trusts an
+ * identity service refuses). `--step-up` mints what the identity service gives after a fresh MFA sign-in
+ * (amr mfa, auth_time now, a single-use jti), for POST /v1/checkouts/{id}/verify.
  */
-async function main() {
+export async function runTokenCommand(args: string[], config: Config): Promise<string> {
   const { values } = parseArgs({
+    args,
     options: {
       sub: { type: 'string' },
       minor: { type: 'boolean', default: false },
@@ -30,12 +30,11 @@ async function main() {
       ops: { type: 'string' },
     },
   });
-  if (!values.sub) throw new Error(USAGE);
-  const config = loadConfig();
+  if (!values.sub) throw new Error(TOKEN_USAGE);
   if (values.ops !== undefined) return mintStaffToken(config, values.sub, values.ops, Number(values['expires-in']));
   if (config.auth.jwksUrl || config.auth.publicKey) throw new Error('This gateway trusts an external identity service; ask it for tokens.');
   const secrets = loadOrCreateGeneratedSecrets(config.dataDir);
-  const token = await signAppToken(
+  return signAppToken(
     { privateKeyPem: secrets.jwtPrivateKeyPem, iss: config.auth.issuer, aud: config.auth.audience },
     {
       sub: values.sub,
@@ -46,7 +45,6 @@ async function main() {
       extra: values['step-up'] ? { amr: ['mfa'], auth_time: Math.floor(Date.now() / 1000), jti: randomUUID() } : undefined,
     },
   );
-  process.stdout.write(`${token}\n`);
 }
 
 /** `--ops reviewer`: a staff token from the embedded staff issuer, for the ops API and the console at /ops/. */
@@ -54,13 +52,7 @@ async function mintStaffToken(config: Config, sub: string, rolesText: string, ex
   if (!usesEmbeddedStaffIssuer(config.staff)) throw new Error('This gateway trusts a staff identity provider; ask it for staff tokens.');
   const roles = rolesText.split(',').map((role) => role.trim());
   const unknown = roles.filter((role) => !(STAFF_ROLES as readonly string[]).includes(role));
-  if (unknown.length > 0) throw new Error(`unknown role ${unknown.join(', ')}\n${USAGE}`);
+  if (unknown.length > 0) throw new Error(`unknown role ${unknown.join(', ')}\n${TOKEN_USAGE}`);
   const key = loadOrCreateStaffKey(config.dataDir);
-  const token = await signStaffToken({ privateKeyPem: key.privateKeyPem, iss: config.staff.issuer, aud: config.staff.audience }, { sub, roles, expiresInSeconds });
-  process.stdout.write(`${token}\n`);
+  return signStaffToken({ privateKeyPem: key.privateKeyPem, iss: config.staff.issuer, aud: config.staff.audience }, { sub, roles, expiresInSeconds });
 }
-
-main().catch((error) => {
-  console.error((error as Error).message);
-  process.exit(1);
-});

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import path from 'node:path';
 import { envBoolean, envOptionalBoolean, envInt, envSecret, envString, envUrl } from './env';
-import { ConfigError, Env, parseSettings, SettingIssue } from './settings';
+import { ConfigError, Env, parseSettings, SettingIssue, settingNamesOf } from './settings';
 import { stripeSettingsSchema, StripeSettings } from '../providers/stripe/settings';
 import { alipaySettingsSchema, AlipaySettings } from '../providers/alipay/settings';
 import { riskSettingsSchema, RiskSettings } from '../risk/settings';
@@ -56,6 +56,7 @@ const coreSchema = z.object({
   IDEMPOTENCY_WAIT_MS: envInt(15_000, 0, 60_000),
   RATE_LIMIT_IP_PER_MINUTE: envInt(600, 1, 1_000_000),
   RATE_LIMIT_USER_PER_MINUTE: envInt(120, 1, 1_000_000),
+  RATE_LIMIT_REDIS_KEY_PREFIX: z.string().min(1).max(64).default('kalos:rl:'),
   SHUTDOWN_GRACE_MS: envInt(10_000, 0, 120_000),
   HTTP_HEADERS_TIMEOUT_MS: envInt(20_000, 100, 60_000),
   HTTP_BODY_IDLE_TIMEOUT_MS: envInt(15_000, 100, 30_000),
@@ -107,7 +108,7 @@ function buildConfig(core: z.infer<typeof coreSchema>, stripe: StripeSettings, a
     },
     idempotencyTtlHours: core.IDEMPOTENCY_TTL_HOURS,
     idempotencyWaitMs: core.IDEMPOTENCY_WAIT_MS,
-    rateLimit: { ipPerMinute: core.RATE_LIMIT_IP_PER_MINUTE, userPerMinute: core.RATE_LIMIT_USER_PER_MINUTE },
+    rateLimit: { ipPerMinute: core.RATE_LIMIT_IP_PER_MINUTE, userPerMinute: core.RATE_LIMIT_USER_PER_MINUTE, redisKeyPrefix: core.RATE_LIMIT_REDIS_KEY_PREFIX },
     shutdownGraceMs: core.SHUTDOWN_GRACE_MS,
     http: {
       headersTimeoutMs: core.HTTP_HEADERS_TIMEOUT_MS,
@@ -189,6 +190,11 @@ export function startupWarnings(config: Config): string[] {
     warnings.push(`${open} in production (acknowledged by RISK_FAIL_OPEN_ACKNOWLEDGED): checkouts can pass without risk checks.`);
   }
   return warnings;
+}
+
+/** Every environment name the gateway reads, for checks that a deployment file sets only real settings. */
+export function settingNames(): string[] {
+  return [coreSchema, stripeSettingsSchema, alipaySettingsSchema, riskSettingsSchema, jobsSettingsSchema, retentionSettingsSchema].flatMap(settingNamesOf);
 }
 
 /** Reads and validates every setting at once, so start-up reports all problems together, one line each. */

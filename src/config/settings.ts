@@ -25,3 +25,10 @@ export function parseSettings<S extends z.ZodType>(schema: S, env: Env): { value
   }));
   return { issues };
 }
+
+/** The environment names a settings schema reads: the keys of its object, seen through any transform. */
+export function settingNamesOf(schema: z.ZodType): string[] {
+  if (schema instanceof z.ZodObject) return Object.keys(schema.shape);
+  if (schema instanceof z.ZodPipe) return settingNamesOf(schema.in as z.ZodType);
+  throw new Error('settingNamesOf: a settings schema is an object, or a transform of one');
+}

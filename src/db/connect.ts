@@ -10,7 +10,7 @@ export interface DatabaseOptions {
   url?: string;
   dataDir: string;
   poolSize: number;
-  /** Run pending migrations before answering (start-up, tests). `npm run migrate` does it on its own too. */
+  /** Run pending migrations before answering (start-up, tests). `kalos migrate` does it on its own too. */
   migrate: boolean;
   /**
    * Longest wait for a connection, new or from the pool, before a call fails (and the request answers 503).
@@ -33,7 +33,7 @@ const MIGRATION_LOCK = "hashtext('kalos-pay:migrations')";
 /**
  * TypeORM has no migration lock: replicas starting together on an empty database would all create the
  * migrations table and run the first migration, and all but one crash on duplicate keys. Every migration
- * run (start-up and `npm run migrate` alike) therefore holds a session-level advisory lock, on the same
+ * run (start-up and `kalos migrate` alike) therefore holds a session-level advisory lock, on the same
  * connection that runs the migrations; the others wait for it, then find nothing left to do. A process that
  * dies while holding it loses its session, and with it the lock.
  */

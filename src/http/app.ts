@@ -20,6 +20,8 @@ import { bodyReadDeadline } from './deadlines';
 import { createRateLimits } from './rate-limit';
 import { requestId } from './request-id';
 import { ROUTING } from './router';
+import { observeAnswers } from '../ops/instrument';
+import { withRequestContext } from '../ops/request-context';
 
 function recordMetrics(gateway: Gateway) {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -43,11 +45,14 @@ export function createApp(gateway: Gateway): Express {
     redis: gateway.redis,
     ipPerMinute: config.rateLimit.ipPerMinute,
     userPerMinute: config.rateLimit.userPerMinute,
+    keyPrefix: config.rateLimit.redisKeyPrefix,
+    onRefused: (scope) => gateway.metrics.rateLimitRefusals.inc({ scope }),
     hashKey: (kind, value) => gateway.blindIndex.hash(kind, value),
   });
   const authenticate = [requireAppUser(gateway.tokens), limits.byUser];
 
   app.use(requestId);
+  app.use(withRequestContext);
   app.use(bodyReadDeadline(config.http.bodyIdleTimeoutMs));
   app.use(
     pinoHttp({
@@ -58,18 +63,24 @@ export function createApp(gateway: Gateway): Express {
       // A 5xx line says which request and what status; pino-http's made-up "failed with status code"
       // error would add a stack per request. The fault itself is logged where it is handled.
       customErrorObject: (_req, _res, _error, { err: _err, ...rest }) => rest,
+      // Every 4xx/5xx line says which error the client got, and a line about a payment names it (observeAnswers notes both).
+      customProps: (_req, res) => {
+        const { errorCode, paymentId } = (res as Response).locals ?? {};
+        return { ...(errorCode ? { errorCode } : {}), ...(paymentId ? { paymentId } : {}) };
+      },
     }),
   );
   // The default CSP, without upgrade-insecure-requests: the /docs page must load its own assets over
   // plain http too (a gateway behind a TLS-terminating proxy, or on a laptop).
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   app.use(recordMetrics(gateway));
+  app.use(observeAnswers(gateway.metrics, gateway.providers));
   // API answers are for one caller (orders, payments carrying a Stripe client_secret): no cache keeps them.
   app.use('/v1', (_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics, publicBaseUrl: config.publicBaseUrl }));
+  app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics }));
   app.use(consoleRouter());
   // Webhooks are not limited per IP: providers send bursts from few addresses, and every one is verified.
   app.use(webhooksRouter(gateway.webhooks));

@@ -1,5 +1,6 @@
 import pino, { DestinationStream, Logger } from 'pino';
 import { sqlState } from '../db/errors';
+import { INSTANCE_ID, logContext } from '../ops/request-context';
 import { decodePath, maskCardNumbers } from '../privacy/card-data';
 
 /**
@@ -64,9 +65,16 @@ export const requestLogSerializers = {
   err: errorForLog,
 };
 
+/** Every line names the instance, and (while a request runs) its request id and payment: see request-context.ts. */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
-    { level, redact: { paths: REDACTED_PATHS, remove: true }, base: { service: 'kalos-pay' }, serializers: { err: errorForLog } },
+    {
+      level,
+      redact: { paths: REDACTED_PATHS, remove: true },
+      base: { service: 'kalos-pay', instance: INSTANCE_ID },
+      serializers: { err: errorForLog },
+      mixin: logContext,
+    },
     destination,
   );
 }

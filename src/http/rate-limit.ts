@@ -7,8 +7,12 @@ export interface RateLimitOptions {
   redis?: Redis;
   ipPerMinute: number;
   userPerMinute: number;
+  /** Start of every key in Redis (then `ip:` or `user:`), so deployments sharing a Redis keep separate budgets. */
+  keyPrefix: string;
   /** Keys are keyed hashes: Redis never holds a raw IP or user id. */
   hashKey: (kind: 'ip' | 'user', value: string) => string;
+  /** Told of every refusal (for the refusals metric). */
+  onRefused?: (scope: 'ip' | 'user') => void;
 }
 
 export function limiter(redis: Redis | undefined, keyPrefix: string, points: number, duration = 60): RateLimiterAbstract {
@@ -25,26 +29,29 @@ function tooMany(rejection: RateLimiterRes): ApiError {
   });
 }
 
-export async function consume(limit: RateLimiterAbstract, key: string): Promise<void> {
+/** Spends one point of `key`; a refusal is a 429 with Retry-After (and is told to `refused`). */
+export async function consume(limit: RateLimiterAbstract, key: string, refused?: () => void): Promise<void> {
   try {
     await limit.consume(key);
   } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) throw tooMany(rejection);
+    if (!(rejection instanceof RateLimiterRes)) throw rejection;
+    refused?.();
+    throw tooMany(rejection);
     throw rejection;
   }
 }
 
 export function createRateLimits(options: RateLimitOptions) {
-  const perIp = limiter(options.redis, 'kalos:rl:ip', options.ipPerMinute);
-  const perUser = limiter(options.redis, 'kalos:rl:user', options.userPerMinute);
+  const perIp = limiter(options.redis, `${options.keyPrefix}ip`, options.ipPerMinute);
+  const perUser = limiter(options.redis, `${options.keyPrefix}user`, options.userPerMinute);
   return {
     byIp: async (req: Request, _res: Response, next: NextFunction) => {
-      await consume(perIp, options.hashKey('ip', req.ip ?? 'unknown'));
+      await consume(perIp, options.hashKey('ip', req.ip ?? 'unknown'), () => options.onRefused?.('ip'));
       next();
     },
     /** Runs after authentication, so it counts the verified subject. */
     byUser: async (_req: Request, res: Response, next: NextFunction) => {
-      await consume(perUser, options.hashKey('user', (res.locals.user as { id: string }).id));
+      await consume(perUser, options.hashKey('user', (res.locals.user as { id: string }).id), () => options.onRefused?.('user'));
       next();
     },
   };

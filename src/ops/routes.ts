@@ -1,33 +1,39 @@
 import path from 'node:path';
 import { Router } from 'express';
 import swaggerUi from 'swagger-ui-express';
-import { OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { Database } from '../db/database';
-import { openapi } from '../http/openapi-registry';
+import { buildOpenApiDocument } from '../http/openapi-document';
+import { jsonContent, openapi } from '../http/openapi-registry';
+import { z } from '../http/zod';
 import type { Metrics } from './metrics';
 import { exactRouter } from '../http/router';
 
-openapi.registerPath({ method: 'get', path: '/healthz', summary: 'Liveness', responses: { 200: { description: 'The process is up' } } });
+const statusBody = (status: string) => jsonContent(z.object({ status: z.literal(status) }), status);
+
+openapi.registerPath({
+  method: 'get',
+  path: '/healthz',
+  operationId: 'getHealth',
+  tags: ['operations'],
+  summary: 'Liveness: the process is up',
+  responses: { 200: statusBody('ok') },
+});
 openapi.registerPath({
   method: 'get',
   path: '/readyz',
+  operationId: 'getReadiness',
+  tags: ['operations'],
   summary: 'Readiness: the database answers',
-  responses: { 200: { description: 'Ready' }, 503: { description: 'The database is unreachable' } },
+  responses: { 200: statusBody('ready'), 503: statusBody('database_unreachable') },
 });
-openapi.registerPath({ method: 'get', path: '/metrics', summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format' } } });
-
-export function buildOpenApiDocument(serverUrl: string) {
-  return new OpenApiGeneratorV31(openapi.definitions).generateDocument({
-    openapi: '3.1.0',
-    info: {
-      title: 'kalos-pay',
-      version: '1.0.0',
-      description:
-        'In-app payment gateway. Money is an integer in the currency’s minor unit; errors are `{ error: { type, code, message, param, request_id } }`.',
-    },
-    servers: [{ url: serverUrl }],
-  });
-}
+openapi.registerPath({
+  method: 'get',
+  path: '/metrics',
+  operationId: 'getMetrics',
+  tags: ['operations'],
+  summary: 'Prometheus metrics (docs/operations.md lists them)',
+  responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+});
 
 /** Exactly the files the API page loads (see swagger-ui-express's page template), and nothing else of the package. */
 const DOCS_ASSETS: Record<string, string> = {
@@ -62,9 +68,9 @@ function docsRoutes(router: Router, document: ReturnType<typeof buildOpenApiDocu
   }
 }
 
-export function opsRouter(deps: { db: Database; metrics: Metrics; publicBaseUrl: string }): Router {
+export function opsRouter(deps: { db: Database; metrics: Metrics }): Router {
   const router = exactRouter();
-  const document = buildOpenApiDocument(deps.publicBaseUrl);
+  const document = buildOpenApiDocument();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

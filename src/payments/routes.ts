@@ -1,7 +1,7 @@
 import { Request, Response, Router, RequestHandler } from 'express';
 import type { Database } from '../db/database';
 import { appUser } from '../http/auth';
-import { bearerAuth, commonErrors, errorSchema, jsonContent, listSchema, openapi } from '../http/openapi-registry';
+import { bearerAuth, commonErrors, errorResponse, jsonContent, listSchema, openapi } from '../http/openapi-registry';
 import { parseInput } from '../http/validation';
 import type { PersonalDataVault } from '../privacy/vault';
 import { notFound } from '../shared/errors';
@@ -23,6 +23,8 @@ import { exactRouter } from '../http/router';
 openapi.registerPath({
   method: 'post',
   path: '/v1/checkouts',
+  operationId: 'createCheckout',
+  tags: ['checkout'],
   summary: 'Create a payment for a catalog item',
   description: 'Prices come from the server catalog. Replays the stored answer for a repeated Idempotency-Key (24 h).',
   security: [{ [bearerAuth.name]: [] }],
@@ -32,16 +34,28 @@ openapi.registerPath({
   },
   responses: {
     201: jsonContent(paymentSchema, 'The payment, with next_action for the app'),
-    402: jsonContent(errorSchema, 'Blocked by the risk engine (payment_blocked)'),
-    403: jsonContent(errorSchema, 'A guardian must consent (guardian_consent_required), or the provider is outside DATA_REGION and the payer has not consented to the transfer (cross_border_consent_required)'),
-    409: jsonContent(errorSchema, '`idempotency_key_reused` (another body) or `idempotency_key_in_use` (the first request is still running)'),
-    502: jsonContent(errorSchema, '`provider_error`: the provider refused to open the payment'),
     ...commonErrors,
+    402: errorResponse(402, 'Blocked by the risk engine; `payment_id` is the payment kept.', {
+      payment_blocked: 'This payment cannot be completed. GET /v1/orders/{payment_id}/decision explains why.',
+    }),
+    403: errorResponse(403, 'A guardian must consent, or the provider is outside DATA_REGION and the payer has not consented to the transfer.', {
+      guardian_consent_required: 'A guardian must consent before this account can pay.',
+      cross_border_consent_required: 'Paying with this provider moves data abroad; consent to the transfer first.',
+    }),
+    409: errorResponse(
+      409,
+      'The key was used with another body, or its first request is still running (retry after Retry-After).',
+      { idempotency_key_reused: 'This Idempotency-Key was used with another request.', idempotency_key_in_use: 'A request with this Idempotency-Key is in progress.' },
+      { retry: true },
+    ),
+    502: errorResponse(502, 'The provider refused to open the payment.', { provider_error: 'The payment provider refused the payment.' }),
   },
 });
 openapi.registerPath({
   method: 'get',
   path: '/v1/orders',
+  operationId: 'listOrders',
+  tags: ['orders'],
   summary: "The caller's payments, newest first",
   security: [{ [bearerAuth.name]: [] }],
   request: { query: listQuerySchema },
@@ -50,6 +64,8 @@ openapi.registerPath({
 openapi.registerPath({
   method: 'get',
   path: '/v1/orders/{id}',
+  operationId: 'getOrder',
+  tags: ['orders'],
   summary: 'One payment with its status history, refunds and after-sale cases',
   security: [{ [bearerAuth.name]: [] }],
   request: { params: paymentIdParamsSchema },

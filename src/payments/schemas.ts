@@ -1,4 +1,5 @@
 import { z } from '../http/zod';
+import { timestamp } from '../http/openapi-registry';
 import { idPattern } from '../shared/ids';
 import { PAYMENT_STATUSES } from './status';
 
@@ -88,16 +89,16 @@ export const paymentSchema = z
     risk: z.object({ decision: z.enum(['allow', 'challenge', 'review', 'block']), score: z.number().int() }),
     refunded_amount: z.number().int(),
     next_action: nextActionSchema,
-    created_at: z.string(),
-    updated_at: z.string(),
+    created_at: timestamp(),
+    updated_at: timestamp(),
   })
   .openapi('Payment');
 
 export const orderDetailSchema = paymentSchema
   .extend({
-    history: z.array(z.object({ status: z.enum(PAYMENT_STATUSES), at: z.string() })),
+    history: z.array(z.object({ status: z.enum(PAYMENT_STATUSES), at: timestamp() })),
     refunds: z.array(
-      z.object({ id: z.string(), object: z.literal('refund'), amount: z.number().int(), currency: z.string(), status: z.string(), reason: z.string(), created_at: z.string(), updated_at: z.string() }),
+      z.object({ id: z.string(), object: z.literal('refund'), amount: z.number().int(), currency: z.string(), status: z.string(), reason: z.string(), created_at: timestamp(), updated_at: timestamp() }),
     ),
     after_sales: z.array(z.unknown()),
   })

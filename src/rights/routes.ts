@@ -34,6 +34,8 @@ const stepUpErrors = {
 openapi.registerPath({
   method: 'get',
   path: '/v1/me/consents',
+  operationId: 'getConsents',
+  tags: ['privacy'],
   summary: "The caller's consents, each with its policy version and history",
   security,
   responses: { 200: jsonContent(consentsSchema, 'Every purpose; never asked counts as not given'), ...commonErrors },
@@ -41,6 +43,8 @@ openapi.registerPath({
 openapi.registerPath({
   method: 'put',
   path: '/v1/me/consents',
+  operationId: 'updateConsents',
+  tags: ['privacy'],
   summary: 'Give or withdraw consents',
   description: 'Takes effect for every later request on every instance. A choice made under another policy version than the one in force answers 409 `policy_version_mismatch`.',
   security,
@@ -50,6 +54,8 @@ openapi.registerPath({
 openapi.registerPath({
   method: 'get',
   path: '/v1/me/export',
+  operationId: 'exportMyData',
+  tags: ['privacy'],
   summary: 'Everything the gateway holds about the caller, decrypted',
   description: 'Streamed JSON. Needs a fresh step-up token. If reading fails midway the connection is cut, so a truncated document never parses as complete.',
   security,
@@ -59,6 +65,8 @@ openapi.registerPath({
 openapi.registerPath({
   method: 'post',
   path: '/v1/me/erasure',
+  operationId: 'requestErasure',
+  tags: ['privacy'],
   summary: "Erase the caller's personal data",
   description:
     'Crypto-shreds the data key and unlinks every record; accounting rows stay, anonymised. `pending` while a payment has an open dispute or a refund in flight (listed in `waiting_for_payments`).',
@@ -69,6 +77,8 @@ openapi.registerPath({
 openapi.registerPath({
   method: 'get',
   path: '/v1/me/erasure/{id}',
+  operationId: 'getErasure',
+  tags: ['privacy'],
   summary: 'Poll an erasure request',
   security,
   request: { params: erasureIdParamsSchema },
@@ -77,6 +87,8 @@ openapi.registerPath({
 openapi.registerPath({
   method: 'get',
   path: '/v1/recommendations',
+  operationId: 'listRecommendations',
+  tags: ['recommendations'],
   summary: 'Catalog items ranked for the caller',
   description: 'Personalised from the categories of paid purchases only with the `personalised_recommendations` consent; otherwise the catalog order, saying so. Nothing is shared with third parties.',
   security,

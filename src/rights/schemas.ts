@@ -1,4 +1,5 @@
 import { z } from '../http/zod';
+import { timestamp } from '../http/openapi-registry';
 import { orderDetailSchema } from '../payments/schemas';
 import { CONSENT_PURPOSES } from './consents';
 
@@ -13,8 +14,8 @@ export const consentsSchema = z
         purpose: purposeSchema,
         granted: z.boolean().openapi({ description: 'Never asked counts as not given.' }),
         policy_version: z.string().nullable().openapi({ description: 'The policy version the current answer was given under.' }),
-        updated_at: z.string().nullable().openapi({ description: 'When the current answer was given or withdrawn.' }),
-        history: z.array(z.object({ granted: z.boolean(), policy_version: z.string(), at: z.string() })),
+        updated_at: timestamp().nullable().openapi({ description: 'When the current answer was given or withdrawn.' }),
+        history: z.array(z.object({ granted: z.boolean(), policy_version: z.string(), at: timestamp() })),
       }),
     ),
   })
@@ -41,8 +42,8 @@ export const erasureSchema = z
     status: z.enum(['pending', 'completed']),
     waiting_for_payments: z.array(z.string()).openapi({ description: 'Payments with an open dispute or a refund in flight, erased when they close.' }),
     message: z.string(),
-    created_at: z.string(),
-    completed_at: z.string().nullable(),
+    created_at: timestamp(),
+    completed_at: timestamp().nullable(),
   })
   .openapi('ErasureRequest');
 
@@ -68,7 +69,7 @@ const exportedPaymentSchema = orderDetailSchema.extend({
       automated: z.literal(true),
       reasons: z.array(z.object({ code: z.string(), description: z.string() })),
       how_to_contest: z.string(),
-      at: z.string(),
+      at: timestamp(),
     }),
   ),
 });
@@ -76,10 +77,10 @@ const exportedPaymentSchema = orderDetailSchema.extend({
 export const personalDataExportSchema = z
   .object({
     object: z.literal('personal_data_export'),
-    generated_at: z.string(),
+    generated_at: timestamp(),
     user_id: z.string(),
     consents: consentsSchema,
-    rights_requests: z.array(z.object({ id: z.string(), kind: z.enum(['export', 'erasure']), status: z.string(), created_at: z.string() })),
+    rights_requests: z.array(z.object({ id: z.string(), kind: z.enum(['export', 'erasure']), status: z.string(), created_at: timestamp() })),
     payments: z.array(exportedPaymentSchema).openapi({ description: 'Newest first; streamed, so a large history arrives as it is read.' }),
   })
   .openapi('PersonalDataExport');

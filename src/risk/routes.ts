@@ -2,7 +2,7 @@ import { Request, RequestHandler, Response, Router } from 'express';
 import type { TokenVerifier } from '../auth/app-tokens';
 import type { Database } from '../db/database';
 import { appUser } from '../http/auth';
-import { bearerAuth, commonErrors, errorSchema, jsonContent, openapi } from '../http/openapi-registry';
+import { bearerAuth, commonErrors, errorResponse, jsonContent, openapi } from '../http/openapi-registry';
 import { parseInput } from '../http/validation';
 import { z } from '../http/zod';
 import type { CheckoutService } from '../payments/checkout';
@@ -31,6 +31,8 @@ const decisionSchema = z
 openapi.registerPath({
   method: 'post',
   path: '/v1/checkouts/{id}/verify',
+  operationId: 'verifyCheckout',
+  tags: ['checkout'],
   summary: 'Step-up verification of a payment the risk engine challenged',
   description:
     'Send a fresh token from the identity service for the same user, with `amr` containing `mfa` (or the configured `acr`) and `auth_time` within the last five minutes. A failed try answers 400 `verification_failed`; the last allowed failure blocks the payment (402).',
@@ -38,15 +40,25 @@ openapi.registerPath({
   request: { params: paymentIdParamsSchema, body: { content: { 'application/json': { schema: verifyBodySchema } } } },
   responses: {
     200: jsonContent(paymentSchema, 'Verified: the payment now requires payment, with its next_action'),
-    402: jsonContent(errorSchema, 'Too many failed verifications: the payment is blocked'),
-    403: jsonContent(errorSchema, '`cross_border_consent_required`: verified, but the provider is outside DATA_REGION and the consent was withdrawn; retry once it is given'),
-    409: jsonContent(errorSchema, 'The payment does not wait for verification'),
     ...commonErrors,
+    400: errorResponse(400, 'Invalid request, or a verification that was not accepted (`verification_failed`).', {
+      ...commonErrors[400].content['application/json'].examples,
+      verification_failed: 'The verification was not accepted. Attempts left: 2.',
+    }),
+    402: errorResponse(402, 'Too many failed verifications: the payment is blocked.', {
+      payment_blocked: 'This payment cannot be completed. GET /v1/orders/{payment_id}/decision explains why.',
+    }),
+    403: errorResponse(403, 'Verified, but the provider is outside DATA_REGION and the transfer consent was withdrawn; retry once it is given.', {
+      cross_border_consent_required: 'Paying with this provider moves data abroad; consent to the transfer first.',
+    }),
+    409: errorResponse(409, 'The payment does not wait for verification.', { invalid_state_transition: 'This payment is not waiting for verification.' }),
   },
 });
 openapi.registerPath({
   method: 'get',
   path: '/v1/orders/{id}/decision',
+  operationId: 'getOrderDecision',
+  tags: ['orders'],
   summary: 'Why the automated risk decision about this payment was made',
   description: 'Reason categories in plain words, never thresholds, and how to contest the decision.',
   security: [{ [bearerAuth.name]: [] }],

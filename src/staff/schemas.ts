@@ -3,6 +3,7 @@ import { z } from '../http/zod';
 import { paymentIdSchema, paymentSchema } from '../payments/schemas';
 import { PAYMENT_STATUSES } from '../payments/status';
 import { BLOCKLIST_KINDS } from '../risk/blocklist';
+import { timestamp } from '../http/openapi-registry';
 
 export const staffAuth = openapi.registerComponent('securitySchemes', 'staffToken', {
   type: 'http',
@@ -81,7 +82,7 @@ export const staffPaymentSchema = paymentSchema
     review_reason: z.string().nullable(),
     personal_data: maskedSchema,
     rule_hits: z.array(ruleHitSchema),
-    history: z.array(z.object({ status: z.string(), at: z.string() })),
+    history: z.array(z.object({ status: z.string(), at: timestamp() })),
   })
   .openapi('StaffPayment');
 
@@ -92,11 +93,11 @@ export const staffPaymentDetailSchema = staffPaymentSchema
     captured_amount: z.number().int(),
     refundable_amount: z.number().int(),
     refunds: z.array(z.object({ id: z.string(), amount: z.number().int(), currency: z.string(), status: z.string(), reason: z.string() })),
-    facts: z.array(z.object({ kind: z.string(), key: z.string(), amount: z.number().int().nullable(), currency: z.string().nullable(), occurred_at: z.string() })),
+    facts: z.array(z.object({ kind: z.string(), key: z.string(), amount: z.number().int().nullable(), currency: z.string().nullable(), occurred_at: timestamp() })),
     risk: z
       .object({
         decision: z.string(), score: z.number(), stage: z.string(), ruleset_version: z.string(), fail_mode: z.boolean(),
-        rule_hits: z.array(ruleHitSchema), explanation: explanationSchema, decided_at: z.string(),
+        rule_hits: z.array(ruleHitSchema), explanation: explanationSchema, decided_at: timestamp(),
       })
       .nullable(),
     user_recent_payments: z.array(staffPaymentSchema),
@@ -104,7 +105,7 @@ export const staffPaymentDetailSchema = staffPaymentSchema
   .openapi('StaffPaymentDetail');
 
 export const queueItemSchema = staffPaymentSchema
-  .extend({ held_at: z.string().nullable(), explanation: explanationSchema.nullable(), user_recent_payments: z.array(staffPaymentSchema) })
+  .extend({ held_at: timestamp().nullable(), explanation: explanationSchema.nullable(), user_recent_payments: z.array(staffPaymentSchema) })
   .openapi('ReviewQueueItem');
 
 export const revealSchema = z
@@ -113,14 +114,14 @@ export const revealSchema = z
 
 export const auditRowSchema = z
   .object({
-    seq: z.number().int(), at: z.string(), actor: z.string(), role: z.string(), action: z.string(), resource: z.string(),
+    seq: z.number().int(), at: timestamp(), actor: z.string(), role: z.string(), action: z.string(), resource: z.string(),
     outcome: z.enum(['ok', 'refused', 'failed']), request_id: z.string(), ip_hash: z.string(), detail: z.record(z.string(), z.unknown()),
     prev_hash: z.string(), hash: z.string(),
   })
   .openapi('AuditRow');
 
 export const blocklistRowSchema = z
-  .object({ id: z.number().int(), kind: z.enum(BLOCKLIST_KINDS), value: z.string(), hashed: z.boolean(), note: z.string().nullable(), created_at: z.string(), expires_at: z.string().nullable() })
+  .object({ id: z.number().int(), kind: z.enum(BLOCKLIST_KINDS), value: z.string(), hashed: z.boolean(), note: z.string().nullable(), created_at: timestamp(), expires_at: timestamp().nullable() })
   .openapi('BlocklistEntry');
 
 export const rulesSchema = z

@@ -7,10 +7,21 @@ import { exactRouter } from '../http/router';
 openapi.registerPath({
   method: 'post',
   path: '/v1/webhooks/{provider}',
+  operationId: 'receiveWebhook',
+  tags: ['webhooks'],
   summary: 'Provider notifications (sandbox, stripe, alipay), verified on the raw body',
   description:
     'sandbox: JSON with Sandbox-Signature; stripe: Stripe event JSON with Stripe-Signature; alipay: form-urlencoded async notify, answered with plain `success`/`failure`. A bad or missing signature is answered 400 and changes nothing.',
-  request: { params: z.object({ provider: z.enum(['sandbox', 'stripe', 'alipay']) }) },
+  request: {
+    params: z.object({ provider: z.enum(['sandbox', 'stripe', 'alipay']) }),
+    body: {
+      description: 'Exactly the bytes the provider sent: the signature is checked over them.',
+      content: {
+        'application/json': { schema: z.object({}).passthrough().openapi({ description: 'sandbox and stripe events' }) },
+        'application/x-www-form-urlencoded': { schema: z.object({}).passthrough().openapi({ description: 'Alipay async notifications' }) },
+      },
+    },
+  },
   responses: {
     200: { description: 'Processed, or a duplicate of a processed event (Alipay: plain `success`)' },
     400: { description: 'Signature or format rejected; nothing changed (Alipay: plain `failure`)' },

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connectDatabase } from '../../src/db/connect';
+import { seedEmbeddedDatabase } from '../support/embedded-template';
 
 const repo = path.resolve(__dirname, '../..');
 const FOREIGN_HOST = 'other-container';
@@ -41,6 +42,7 @@ describe('the embedded database is used by one process at a time', () => {
 
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-lock-'));
+    seedEmbeddedDatabase(dataDir);
   });
   afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 

@@ -79,7 +79,7 @@ describe('master key rotation with keys rewrap', () => {
   it('refuses what it does not know, with its usage', async () => {
     const after = await start(newKey);
     try {
-      await expect(runKeysCommand(['rotate'], { ...after.gateway, env: {} })).rejects.toThrow(/^usage: npm run keys -- status/);
+      await expect(runKeysCommand(['rotate'], { ...after.gateway, env: {} })).rejects.toThrow(/^usage: kalos keys status/);
       await expect(runKeysCommand(['rewrap', '--batch-size', '0'], { ...after.gateway, env: {} })).rejects.toThrow('--batch-size takes a whole number');
     } finally {
       await after.stop();

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createGateway } from '../../src/app/context';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createTestDatabase, dropTestDatabase } from '../support/databases';
+import { seedEmbeddedDatabase } from '../support/embedded-template';
 import { checkout, startTestGateway } from '../support/gateway';
 
 const masterKey = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
@@ -22,6 +23,7 @@ describe('master keys at start-up', () => {
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-keys-'));
     databaseUrl = await createTestDatabase();
+    if (!databaseUrl) seedEmbeddedDatabase(dataDir);
   });
   afterEach(async () => {
     await dropTestDatabase(databaseUrl);

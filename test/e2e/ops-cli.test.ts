@@ -1,7 +1,7 @@
 import { runOpsCommand } from '../../src/cli/ops';
 import { aDevice, checkout, startTestGateway, TestGateway } from '../support/gateway';
 
-describe('npm run ops', () => {
+describe('kalos ops', () => {
   let test: TestGateway;
   beforeAll(async () => {
     test = await startTestGateway();
@@ -33,7 +33,7 @@ describe('npm run ops', () => {
   });
 
   it('explains its usage and refuses a fractional amount', async () => {
-    await expect(runOpsCommand(['refund'], test.gateway)).rejects.toThrow(/usage: npm run ops/);
+    await expect(runOpsCommand(['refund'], test.gateway)).rejects.toThrow(/usage: kalos ops/);
     await expect(runOpsCommand(['approve', 'pay_x'], test.gateway)).rejects.toThrow(/--reason \(1–500 characters\) is required/);
     await expect(runOpsCommand(['refund', 'pay_x', '--amount', '1.5', '--reason', 'x'], test.gateway)).rejects.toThrow(/whole number of minor units/);
   });

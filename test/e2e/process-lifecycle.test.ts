@@ -2,6 +2,7 @@ import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { seedEmbeddedDatabase } from '../support/embedded-template';
 
 /** The real entry point (`src/main.ts`), as `npm start` runs it, in a child process. */
 function startGatewayProcess(env: Record<string, string>): ChildProcessWithoutNullStreams {
@@ -30,6 +31,7 @@ function waitForUrl(child: ChildProcessWithoutNullStreams): Promise<string> {
 describe('the gateway process', () => {
   it('starts on embedded defaults, serves, and shuts down cleanly on SIGTERM', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-proc-'));
+    seedEmbeddedDatabase(dataDir);
     const child = startGatewayProcess({ DATA_DIR: dataDir });
     try {
       const url = await waitForUrl(child);

@@ -4,14 +4,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_RULES_FILE } from '../../src/risk/settings';
-import { redisExpected, uniquePrefix } from '../risk/support';
+import { deleteTestRedisKeys, redisExpected, testRedisUrl, uniquePrefix } from '../support/redis';
 import Redis from 'ioredis';
 import supertest from 'supertest';
 import { signAppToken } from '../../src/auth/embedded-issuer';
 import { loadConfig } from '../../src/config';
 import { resolveKeyMaterial } from '../../src/config/key-material';
 import { createTestDatabase, dropTestDatabase } from '../support/databases';
-import { aDevice, checkout, startTestGateway, TestGateway, testRedisUrl } from '../support/gateway';
+import { seedEmbeddedDatabase } from '../support/embedded-template';
+import { aDevice, checkout, startTestGateway, TestGateway } from '../support/gateway';
 
 /** A TCP relay in front of the test Redis that can be cut, to take "Redis" away from a running gateway. */
 async function cuttableRedis() {
@@ -48,7 +49,7 @@ async function aBuyer(kalos: TestGateway) {
   let second: TestGateway;
 
   beforeAll(async () => {
-    first = await startTestGateway({ redis: true, env: { RISK_REDIS_KEY_PREFIX: uniquePrefix() } });
+    first = await startTestGateway({ redis: true });
     second = await startTestGateway({ env: first.sharedEnv });
   });
   afterAll(async () => {
@@ -104,10 +105,12 @@ async function aBuyer(kalos: TestGateway) {
   });
 });
 
+afterAll(() => deleteTestRedisKeys());
+
 (redisExpected() ? describe : describe.skip)('Redis going away mid-run', () => {
   test('checkouts get the fail mode (review), the decision says so, and nothing answers 500', async () => {
     const redis = await cuttableRedis();
-    const kalos = await startTestGateway({ env: { REDIS_URL: redis.url, RISK_REDIS_KEY_PREFIX: uniquePrefix() } });
+    const kalos = await startTestGateway({ env: { REDIS_URL: redis.url, RISK_REDIS_KEY_PREFIX: uniquePrefix(), RATE_LIMIT_REDIS_KEY_PREFIX: uniquePrefix() } });
     try {
       const buyer = await aBuyer(kalos);
       const before = await checkout(kalos, buyer.token, { device: buyer.device });
@@ -136,6 +139,7 @@ describe('rules file at start-up and on SIGHUP', () => {
   const shipped = fs.readFileSync(DEFAULT_RULES_FILE, 'utf8');
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'risk-rules-'));
+    if (!process.env.TEST_DATABASE_URL) seedEmbeddedDatabase(dir);
     rulesFile = path.join(dir, 'rules.json');
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));

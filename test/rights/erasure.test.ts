@@ -2,7 +2,8 @@ import Redis from 'ioredis';
 import { runErasuresCommand } from '../../src/cli/erasures';
 import { FakeStripeApi, signedStripeWebhook } from '../fakes/stripe-api';
 import { findIdentifiers } from '../support/identifier-scan';
-import { startTestGateway, TestGateway, testRedisUrl } from '../support/gateway';
+import { startTestGateway, TestGateway } from '../support/gateway';
+import { redisExpected, testRedisUrl } from '../support/redis';
 import { aPerson, as, checkoutAs, erase, exportOf, grant, paySandbox, Person, sandboxEvent, stepUpToken } from './support';
 
 /** Erasure by crypto-shredding, on real PostgreSQL and Redis, with a second instance on the same database. */
@@ -13,7 +14,7 @@ const riskPrefix = `kp:test-erasure:${process.pid}:${Date.now()}:`;
 
 beforeAll(async () => {
   stripe = await FakeStripeApi.start();
-  first = await startTestGateway({ redis: true, captureLogs: true, env: { ...stripe.env(), TRUST_PROXY: '1', RISK_REDIS_KEY_PREFIX: riskPrefix } });
+  first = await startTestGateway({ redis: redisExpected(), captureLogs: true, env: { ...stripe.env(), TRUST_PROXY: '1', RISK_REDIS_KEY_PREFIX: riskPrefix } });
   second = await startTestGateway({ env: first.sharedEnv, captureLogs: true });
 });
 afterAll(async () => {
@@ -64,7 +65,7 @@ describe('erasure', () => {
     const readable = [person.sub, person.device.id as string, person.ip];
     expect(await scan(readable)).toEqual([]); // encrypted at rest even before
     expect((await scan([hashes.user, hashes.device])).length).toBeGreaterThan(0);
-    expect(await redisKeysWith(hashes.user)).not.toEqual([]);
+    if (redisExpected()) expect(await redisKeysWith(hashes.user)).not.toEqual([]); // the counters, when a Redis is given
 
     const res = await erase(first, person);
     expect(res.status).toBe(202);
@@ -73,7 +74,7 @@ describe('erasure', () => {
     expect(polled.body).toMatchObject({ id: res.body.id, status: 'completed' });
 
     expect(await scan([...readable, hashes.user, hashes.device])).toEqual([]);
-    expect(await redisKeysWith(hashes.user)).toEqual([]);
+    if (redisExpected()) expect(await redisKeysWith(hashes.user)).toEqual([]);
     expect(await first.gateway.db.many('SELECT 1 FROM subject_keys WHERE subject_hash = $1', [hashes.user])).toEqual([]);
     const kept = await first.gateway.db.many<{ id: string; amount: string; currency: string; sku: string; status: string; user_hash: string }>(
       'SELECT id, amount, currency, sku, status, user_hash FROM payments WHERE id = ANY($1) ORDER BY created_at',

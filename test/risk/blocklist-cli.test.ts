@@ -2,7 +2,7 @@ import { runBlocklistCommand } from '../../src/cli/blocklist';
 import { matchLists } from '../../src/risk/blocklist';
 import { startTestGateway, TestGateway } from '../support/gateway';
 
-/** `npm run blocklist` on a real database: what it stores, what it matches, what `list` can show. */
+/** `kalos blocklist` on a real database: what it stores, what it matches, what `list` can show. */
 let kalos: TestGateway;
 beforeAll(async () => {
   kalos = await startTestGateway();
@@ -50,7 +50,7 @@ test('a /32 is a single address and is stored hashed', async () => {
 });
 
 test('refuses malformed commands and values with the usage or a clear message', async () => {
-  await expect(run('add', 'card', 'x')).rejects.toThrow(/^usage: npm run blocklist/);
+  await expect(run('add', 'card', 'x')).rejects.toThrow(/^usage: kalos blocklist/);
   await expect(run('add', 'ip', '10.0.0.0/99')).rejects.toThrow('An IP blocklist value is an IPv4/IPv6 address or a CIDR range.');
   await expect(run('add', 'ip', 'not-an-ip')).rejects.toThrow('An IP blocklist value is an IPv4/IPv6 address or a CIDR range.');
   await expect(run()).rejects.toThrow(/^usage/);

@@ -10,6 +10,7 @@ import { explain, JournalEntry } from '../../src/risk/journal';
 import { RedisCounters } from '../../src/risk/redis-counters';
 import { DEFAULT_RULES_FILE } from '../../src/risk/settings';
 import type { RiskInput } from '../../src/risk/types';
+import { deleteTestRedisKeys } from '../support/redis';
 import { anInput, listsSql, redisExpected, settingsWith, testHasher, testRedisUrl, uniquePrefix } from './support';
 
 function engineOn(counters: RiskCounters, env: Record<string, string> = {}) {
@@ -218,7 +219,10 @@ async function everyValueUnder(redis: Redis, prefix: string): Promise<string> {
 
 (redisExpected() ? describe : describe.skip)('risk engines sharing one Redis', () => {
   const clients: Redis[] = [];
-  afterAll(() => clients.forEach((redis) => redis.disconnect()));
+  afterAll(async () => {
+    clients.forEach((redis) => redis.disconnect());
+    await deleteTestRedisKeys();
+  });
 
   async function sharedEngines(prefix: string) {
     const make = async () => {

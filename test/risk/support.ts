@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Sql } from '../../src/db/database';
 import type { ListMatches } from '../../src/risk/blocklist';
@@ -79,22 +78,4 @@ export function listsSql(matches: Partial<ListMatches> = {}): Sql {
   };
 }
 
-/** Redis for the shared-counter tests: TEST_REDIS_URL, REDIS_URL, or the local server. */
-export const testRedisUrl = () => process.env.TEST_REDIS_URL || process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-
-/**
- * Shared-counter tests are skipped only when no Redis was asked for and none answers locally; a configured
- * Redis that is down fails them, as it should.
- */
-export function redisExpected(): boolean {
-  if (process.env.TEST_REDIS_URL || process.env.REDIS_URL) return true;
-  const probe = spawnSync(
-    process.execPath,
-    ['-e', "require('net').connect(6379, '127.0.0.1').on('connect', () => process.exit(0)).on('error', () => process.exit(1))"],
-    { timeout: 2_000 },
-  );
-  return probe.status === 0;
-}
-
-/** A key prefix no other test run shares. */
-export const uniquePrefix = () => `kp:test:${process.pid}:${randomBytes(4).toString('hex')}:`;
+export { redisExpected, testRedisUrl, uniquePrefix } from '../support/redis';

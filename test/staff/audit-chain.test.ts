@@ -97,6 +97,6 @@ describe('the audit trail', () => {
   });
 
   it('explains its usage', async () => {
-    await expect(runAuditCommand([], { db: test.gateway.db, chainKey, retentionMonths: 12 })).rejects.toThrow(/usage: npm run audit -- verify/);
+    await expect(runAuditCommand([], { db: test.gateway.db, chainKey, retentionMonths: 12 })).rejects.toThrow(/usage: kalos audit verify/);
   });
 });

@@ -10,6 +10,8 @@ import { loadConfig } from '../../src/config';
 import { secretsFile } from '../../src/config/key-material';
 import { createLogger } from '../../src/http/logger';
 import { createTestDatabase, dropTestDatabase } from './databases';
+import { seedEmbeddedDatabase } from './embedded-template';
+import { deleteTestRedisKeys, testRedisUrl, uniquePrefix } from './redis';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -31,16 +33,12 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   /** Extra settings, e.g. STRIPE_* for a fake Stripe; these win over the defaults. */
   env?: Record<string, string>;
-  /** Use Redis (TEST_REDIS_URL, or the local one) for counters and rate limits. */
+  /** Use Redis (TEST_REDIS_URL) for counters and rate limits, under key prefixes of its own, deleted on stop. */
   redis?: boolean;
   /** Force the embedded database even when TEST_DATABASE_URL is set. */
   embedded?: boolean;
   /** Keep every log line (as written, after redaction) in `logs`. */
   captureLogs?: boolean;
-}
-
-export function testRedisUrl(): string {
-  return process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 }
 
 /**
@@ -51,12 +49,13 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const ownsDatabase = !options.env?.DATABASE_URL;
   const databaseUrl = options.embedded ? undefined : (options.env?.DATABASE_URL ?? (await createTestDatabase()));
   const dataDir = options.env?.DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-test-'));
+  if (!databaseUrl && !options.env?.DATA_DIR) seedEmbeddedDatabase(dataDir);
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DATA_DIR: dataDir,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-    ...(options.redis ? { REDIS_URL: testRedisUrl() } : {}),
+    ...(options.redis ? { REDIS_URL: testRedisUrl(), RISK_REDIS_KEY_PREFIX: uniquePrefix(), RATE_LIMIT_REDIS_KEY_PREFIX: uniquePrefix() } : {}),
     ...options.env,
   };
   const logs: string[] = [];
@@ -65,6 +64,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const server = await startServer(gateway, { host: '127.0.0.1', port: 0 });
   const issuer = gateway.keys.embeddedJwt!;
   const siblingDataDir = databaseUrl ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-test-'));
+  if (siblingDataDir) seedEmbeddedDatabase(siblingDataDir);
   if (siblingDataDir && fs.existsSync(secretsFile(dataDir))) fs.copyFileSync(secretsFile(dataDir), secretsFile(siblingDataDir));
   return {
     gateway,
@@ -76,6 +76,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     logs,
     async stop() {
       await server.shutdown();
+      if (options.redis) await deleteTestRedisKeys([env.RISK_REDIS_KEY_PREFIX, env.RATE_LIMIT_REDIS_KEY_PREFIX]);
       if (ownsDatabase) await dropTestDatabase(databaseUrl);
       if (!options.env?.DATA_DIR) fs.rmSync(dataDir, { recursive: true, force: true });
       if (siblingDataDir) fs.rmSync(siblingDataDir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { Request, RequestHandler, Response, Router } from 'express';
 import { z } from 'zod';
 import type { Database } from '../../db/database';
 import { appUser } from '../../http/auth';
-import { bearerAuth, commonErrors, errorSchema, openapi } from '../../http/openapi-registry';
+import { bearerAuth, commonErrors, errorResponse, openapi } from '../../http/openapi-registry';
 import { parseInput } from '../../http/validation';
 import { findPayment, findUserPayment } from '../../payments/payment';
 import { paymentIdParamsSchema, paymentSchema, sandboxCompleteSchema } from '../../payments/schemas';
@@ -23,24 +23,32 @@ export const sandboxTriggerSchema = z
   .strict()
   .openapi('SandboxTrigger');
 
+const sandboxDeliveryFailed = errorResponse(502, 'The sandbox could not deliver its webhook.', {
+  sandbox_delivery_failed: 'The sandbox could not deliver its webhook.',
+});
+
 openapi.registerPath({
   method: 'post',
   path: '/v1/sandbox/payments/{id}/complete',
+  operationId: 'completeSandboxPayment',
+  tags: ['sandbox'],
   summary: 'Sandbox only: pay (or fail) a sandbox payment',
   description: 'The sandbox sends its signed webhook through the normal webhook path and answers with the payment as it then stands.',
   security: [{ [bearerAuth.name]: [] }],
   request: { params: paymentIdParamsSchema, body: { content: { 'application/json': { schema: sandboxCompleteSchema } } } },
   responses: {
     200: { description: 'The payment after the webhook', content: { 'application/json': { schema: paymentSchema } } },
-    409: { description: 'The payment is not waiting for payment', content: { 'application/json': { schema: errorSchema } } },
-    502: { description: '`sandbox_delivery_failed`: the sandbox could not deliver its webhook', content: { 'application/json': { schema: errorSchema } } },
     ...commonErrors,
+    409: errorResponse(409, 'The payment is not waiting for payment.', { invalid_state_transition: 'This payment is not waiting for payment.' }),
+    502: sandboxDeliveryFailed,
   },
 });
 
 openapi.registerPath({
   method: 'post',
   path: '/v1/sandbox/payments/{id}/events',
+  operationId: 'triggerSandboxEvent',
+  tags: ['sandbox'],
   summary: 'Sandbox only: make the provider report something about a payment',
   description:
     'Plays the provider: sends its signed webhook for a processing payment, a success or decline, a refund made at the provider (full, or partial with `amount`), or a dispute opened, won or lost, in whatever order you call it. Answers with the payment as it then stands.',
@@ -48,8 +56,8 @@ openapi.registerPath({
   request: { params: paymentIdParamsSchema, body: { content: { 'application/json': { schema: sandboxTriggerSchema } } } },
   responses: {
     200: { description: 'The payment after the webhook', content: { 'application/json': { schema: paymentSchema } } },
-    502: { description: '`sandbox_delivery_failed`: the sandbox could not deliver its webhook', content: { 'application/json': { schema: errorSchema } } },
     ...commonErrors,
+    502: sandboxDeliveryFailed,
   },
 });
 

@@ -1,0 +1,79 @@
+import { aDevice, checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
+
+/** What an operator sees: Prometheus series for the money paths, and log lines that say what happened. */
+describe('metrics and logs', () => {
+  let test: TestGateway;
+  let metrics: string;
+  let paymentId: string;
+  beforeAll(async () => {
+    test = await startTestGateway({ captureLogs: true, env: { RATE_LIMIT_USER_PER_MINUTE: '5' } });
+    const alice = await test.token('obs-alice');
+    const key = newKey();
+    const device = aDevice({ id: 'obs-alice-phone' });
+    const created = await checkout(test, alice, { device }, key);
+    expect(created.status).toBe(201);
+    paymentId = created.body.id;
+    expect((await checkout(test, alice, { device }, key)).status).toBe(201);
+    expect((await checkout(test, alice, { device, quantity: 2 }, key)).body.error.code).toBe('idempotency_key_reused');
+    const paid = await test.http.post(`/v1/sandbox/payments/${paymentId}/events`).set('Authorization', `Bearer ${alice}`).send({ type: 'payment.succeeded' });
+    expect(paid.body.status).toBe('succeeded');
+    const bob = await test.token('obs-bob');
+    const statuses = [];
+    for (let i = 0; i < 6; i += 1) statuses.push((await test.http.get('/v1/catalog').set('Authorization', `Bearer ${bob}`)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    metrics = (await test.http.get('/metrics')).text;
+  });
+  afterAll(() => test.stop());
+
+  const lines = () => test.logs.map((line) => JSON.parse(line) as Record<string, any>);
+  const series = (name: string, labels: string) => {
+    const match = new RegExp(`^${name}\\{${labels.replace(/[{}()|[\]\\.+*?^$]/g, '\\$&')}\\} (\\S+)$`, 'm').exec(metrics);
+    return match ? Number(match[1]) : undefined;
+  };
+
+  it('counts checkouts by outcome, and idempotency conflicts', () => {
+    expect(series('kalos_checkouts_total', 'provider="sandbox",outcome="ok"')).toBe(2);
+    expect(series('kalos_checkouts_total', 'provider="sandbox",outcome="idempotency_key_reused"')).toBe(1);
+    expect(series('kalos_idempotency_total', 'result="key_reused"')).toBe(1);
+  });
+
+  it('counts risk decisions and provider calls, and measures webhook lag, rate-limit refusals and the pool', () => {
+    // Each checkout request that reaches the engine is decided (the replay and the refused one too).
+    const decided = lines().filter((line) => line.msg === 'risk decision').length;
+    expect(decided).toBeGreaterThanOrEqual(1);
+    expect(series('kalos_risk_decisions_total', 'decision="allow",fail_mode="false"')).toBe(decided);
+    expect(series('kalos_provider_call_duration_seconds_count', 'provider="sandbox",operation="createSession",outcome="ok"')).toBe(1);
+    expect(series('kalos_webhook_lag_seconds_count', 'provider="sandbox"')).toBe(1);
+    expect(series('kalos_rate_limit_refusals_total', 'scope="user"')).toBe(1);
+    expect(series('kalos_db_pool_connections', 'state="open"')).toBeGreaterThanOrEqual(1);
+    expect(metrics).not.toMatch(/pay_|obs-alice|obs-bob/);
+  });
+
+  it('logs one line per risk decision: decision, score and rules, with the payment id and no personal data', () => {
+    const decisions = lines().filter((line) => line.msg === 'risk decision' && line.paymentId === paymentId);
+    expect(decisions).toHaveLength(1);
+    expect(decisions[0]).toMatchObject({ paymentId, decision: 'allow', score: expect.any(Number), failMode: false, rules: [], shadowRules: expect.any(Array) });
+  });
+
+  it('puts the error code on every 4xx line, the payment id where known, and the instance on every line', () => {
+    const requests = lines().filter((line) => line.res?.statusCode);
+    const errors = requests.filter((line) => line.res.statusCode >= 400);
+    expect(errors.map((line) => [line.res.statusCode, line.errorCode])).toEqual([
+      [409, 'idempotency_key_reused'],
+      [429, 'rate_limited'],
+    ]);
+    expect(requests.filter((line) => line.req.path === '/v1/checkouts').map((line) => line.paymentId)).toEqual([paymentId, paymentId, undefined]);
+    expect(lines().every((line) => typeof line.instance === 'string' && line.instance.includes(':'))).toBe(true);
+  });
+
+  it('names the request and the payment on the webhook’s own lines', () => {
+    const webhook = lines().find((line) => line.msg === 'webhook processed');
+    const webhookRequest = lines().find((line) => line.req?.path === '/v1/webhooks/sandbox' && line.res);
+    expect(webhook).toMatchObject({ provider: 'sandbox', paymentId, requestId: webhookRequest!.req.id });
+  });
+
+  it('writes no user id, device id or token into any line', () => {
+    const all = test.logs.join('\n');
+    for (const secret of ['obs-alice', 'obs-bob', 'obs-alice-phone', 'Bearer', 'eyJ']) expect(all).not.toContain(secret);
+  });
+});
