@@ -7,6 +7,7 @@ import { StepUpReplay1733000000000 } from './1733000000000-step-up-replay';
 import { StaffOps1733500000000 } from './1733500000000-staff-ops';
 import { RetentionTriggers1733600000000 } from './1733600000000-retention-triggers';
 import { RetentionIndexes1733600000001 } from './1733600000001-retention-indexes';
+import { JobEngineSchema1733600000002 } from './1733600000002-job-engine-schema';
 import { UserRights1733700000000 } from './1733700000000-user-rights';
 
 /** Every migration, oldest first. Listed explicitly so the same classes run under node, tsx and jest. */
@@ -20,5 +21,6 @@ export const migrations = [
   StaffOps1733500000000,
   RetentionTriggers1733600000000,
   RetentionIndexes1733600000001,
+  JobEngineSchema1733600000002,
   UserRights1733700000000,
 ];
