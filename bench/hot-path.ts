@@ -43,8 +43,14 @@ interface Server {
 }
 
 function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Promise<Server> {
-  const child: ChildProcess = fork(path.join(__dirname, 'hot-path-server.ts'), [kind], {
-    execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROFILE && kind === 'gateway' ? ['--cpu-prof', '--cpu-prof-dir=bench-profile'] : [])],
+  // Compiled (npm run bench builds first), so a server's RSS and CPU are its own, not a TypeScript loader's;
+  // run from source (tsx bench/hot-path.ts), the servers are too.
+  const fromSource = __filename.endsWith('.ts');
+  const child: ChildProcess = fork(path.join(__dirname, fromSource ? 'hot-path-server.ts' : 'hot-path-server.js'), [kind], {
+    execArgv: [
+      ...(fromSource ? ['--import', 'tsx'] : []),
+      ...(process.env.BENCH_PROFILE && kind === 'gateway' ? ['--cpu-prof', '--cpu-prof-dir=bench-profile'] : []),
+    ],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
