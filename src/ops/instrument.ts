@@ -147,6 +147,7 @@ export function observeAnswers(metrics: Metrics, providers: ProviderRegistry) {
       const outcome = res.statusCode < 400 ? 'ok' : (answer?.error?.code ?? String(res.statusCode));
       metrics.checkouts.inc({ provider, outcome });
       if (IDEMPOTENCY_CONFLICTS[outcome]) metrics.idempotency.inc({ result: IDEMPOTENCY_CONFLICTS[outcome] });
+      if (res.locals.idempotentReplay) metrics.idempotency.inc({ result: 'replayed' });
     });
     next();
   };

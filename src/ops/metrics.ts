@@ -13,7 +13,7 @@ export function createMetrics() {
     paymentTransitions: counter('kalos_payment_transitions_total', 'Payment status changes by provider and new status', ['provider', 'status']),
     webhooks: counter('kalos_webhooks_total', 'Provider webhooks by provider and outcome', ['provider', 'outcome']),
     checkouts: counter('kalos_checkouts_total', 'POST /v1/checkouts answers by provider and outcome (ok, or the error code)', ['provider', 'outcome']),
-    idempotency: counter('kalos_idempotency_total', 'Checkouts refused for their Idempotency-Key: used with another body (key_reused), or its first request still running (key_in_use)', ['result']),
+    idempotency: counter('kalos_idempotency_total', 'Checkouts answered for their Idempotency-Key: the stored answer of an earlier request (replayed), or refused: used with another body (key_reused), its first request still running (key_in_use)', ['result']),
     rateLimitRefusals: counter('kalos_rate_limit_refusals_total', 'Requests refused with 429 by budget (ip, user)', ['scope']),
     riskDecisions: counter('kalos_risk_decisions_total', 'Risk engine decisions by decision and whether the fail mode shaped them', ['decision', 'fail_mode']),
     riskRuleHits: counter('kalos_risk_rule_hits_total', 'Rules that fired, by rule id (from the rules file), action and mode (enabled, shadow)', ['rule', 'action', 'mode']),

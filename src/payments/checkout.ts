@@ -264,14 +264,15 @@ export function createCheckoutService(deps: CheckoutDeps) {
     });
   }
 
-  async function checkout(command: CheckoutCommand): Promise<StoredResponse> {
+  /** The answer to a checkout; `replayed` when it is the stored answer of an earlier request with the same key. */
+  async function checkout(command: CheckoutCommand): Promise<StoredResponse & { replayed?: true }> {
     const scope = idempotencyScope(deps.vault.blindIndex, deps.vault.userHash(command.user.id), command.idempotencyKey, command.request);
     await deps.mayReachProvider?.(scope.userHash, command.request.provider);
     const deadline = Date.now() + deps.inProgressWaitMs;
     // Most keys are new: the first look tries to create at once, later looks only read the key.
     for (let keyLooksFree = true; ; keyLooksFree = false) {
       const step = await attempt(command, scope, keyLooksFree);
-      if ('response' in step) return step.response;
+      if ('response' in step) return 'state' in step ? { ...step.response, replayed: true } : step.response;
       if ('payment' in step) {
         const answer = await openAndAnswer(step.payment, scope, step.lease);
         if (answer) return answer;

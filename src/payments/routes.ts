@@ -92,6 +92,7 @@ export function paymentsRouter(deps: PaymentsRouterDeps): Router {
     const { 'Idempotency-Key': idempotencyKey } = parseInput(idempotencyHeaderSchema, { 'Idempotency-Key': req.get('idempotency-key') }, 'header');
     const request = parseInput(checkoutRequestSchema, req.body, 'body');
     const stored = await deps.checkout.checkout({ user: appUser(res), idempotencyKey, request, ipAddress: req.ip ?? '' });
+    if (stored.replayed) res.locals.idempotentReplay = true; // for the metrics (src/ops/instrument.ts)
     sendStored(res, stored);
   });
 

@@ -31,10 +31,11 @@ describe('metrics and logs', () => {
     return match ? Number(match[1]) : undefined;
   };
 
-  it('counts checkouts by outcome, and idempotency conflicts', () => {
+  it('counts checkouts by outcome, idempotency replays and conflicts', () => {
     expect(series('kalos_checkouts_total', 'provider="sandbox",outcome="ok"')).toBe(2);
     expect(series('kalos_checkouts_total', 'provider="sandbox",outcome="idempotency_key_reused"')).toBe(1);
     expect(series('kalos_idempotency_total', 'result="key_reused"')).toBe(1);
+    expect(series('kalos_idempotency_total', 'result="replayed"')).toBe(1);
   });
 
   it('counts risk decisions and provider calls, and measures webhook lag, rate-limit refusals and the pool', () => {
