@@ -53,6 +53,21 @@ async function migrateUnderLock(dataSource: DataSource): Promise<void> {
   }
 }
 
+/**
+ * The embedded database serves every connection from one backend session, so what a dropped connection
+ * left there (its prepared statements, an open transaction, session locks) would greet the next one: a
+ * named statement prepared again fails with 42P05 "already exists". A new connection therefore starts by
+ * resetting the session, as a new backend of a real server would be fresh. Queued before any query of its
+ * first user, since a pg client runs its queries in order.
+ */
+function resetSessionOnConnect(dataSource: DataSource): void {
+  const pool = (dataSource.driver as unknown as { master: { on(event: 'connect', listener: (client: { query(text: string): Promise<unknown> }) => void): void } }).master;
+  pool.on('connect', (client) => {
+    client.query('ROLLBACK').catch(() => undefined);
+    client.query('DISCARD ALL').catch(() => undefined);
+  });
+}
+
 export async function connectDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   const embedded = options.url ? undefined : await startEmbedded(options.dataDir);
   const dataSource = new DataSource({
@@ -70,6 +85,7 @@ export async function connectDatabase(options: DatabaseOptions): Promise<Databas
   });
   try {
     await dataSource.initialize();
+    if (embedded) resetSessionOnConnect(dataSource);
     if (options.migrate) await migrateUnderLock(dataSource);
   } catch (error) {
     if (dataSource.isInitialized) await dataSource.destroy();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DatabaseError as PgDatabaseError } from 'pg';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { DatabaseAvailability } from './errors';
@@ -15,7 +16,7 @@ export interface Sql {
   one<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T | undefined>;
 }
 
-type Queryable = Pick<Pool | PoolClient, 'query'>;
+type Queryable = Pick<PoolClient, 'query'>;
 
 const statementNames = new Map<string, string>();
 
@@ -83,9 +84,24 @@ export class Database implements Sql {
     }
   }
 
-  /** One statement on any pooled connection, in its own implicit transaction. */
+  /**
+   * One statement on any pooled connection, in its own implicit transaction. Not `pool.query`: that
+   * destroys the connection on every error, even a statement PostgreSQL merely refused, and on the
+   * embedded database (one backend behind its socket) a reconnect drops requests in flight.
+   */
   many<T>(text: string, params?: unknown[]): Promise<T[]> {
-    return this.observed(() => send<T>(this.pool, this.roundTrips, text, params));
+    return this.observed(async () => {
+      const client = await this.pool.connect();
+      try {
+        const rows = await send<T>(client, this.roundTrips, text, params);
+        client.release();
+        return rows;
+      } catch (error) {
+        // The server answered with an error (SQLSTATE): the connection is fine. Anything else may have broken it.
+        client.release(error instanceof PgDatabaseError ? undefined : (error as Error));
+        throw error;
+      }
+    });
   }
 
   async one<T>(text: string, params?: unknown[]): Promise<T | undefined> {
