@@ -2,6 +2,7 @@ import { personalDataExportSchema } from '../../src/rights/schemas';
 import { FakeAlipayGateway, generateRsaKeyPair, pem } from '../fakes/alipay-gateway';
 import { FakeStripeApi, signedStripeWebhook } from '../fakes/stripe-api';
 import { startTestGateway, TestGateway } from '../support/gateway';
+import { redisExpected } from '../support/redis';
 import { aPerson, as, checkoutAs, exportOf, grant, paySandbox, Person, stepUpToken } from './support';
 
 /** The export: everything held about the caller, decrypted, on every provider; and the identity check in front of it. */
@@ -16,7 +17,7 @@ beforeAll(async () => {
   stripe = await FakeStripeApi.start();
   alipay = new FakeAlipayGateway({ appId: APP_ID, appPublicKey: appKeys.publicKey, alipayKeys });
   kalos = await startTestGateway({
-    redis: true,
+    redis: redisExpected(),
     env: {
       ...stripe.env(),
       ALIPAY_APP_ID: APP_ID,
