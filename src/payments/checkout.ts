@@ -15,7 +15,7 @@ import { MAX_AMOUNT } from '../shared/money';
 import type { Logger } from 'pino';
 import { ownFact, recordFacts } from './fact-journal';
 import { claimKeyAndCreatePayment, PaymentDraft, storeSessionAndAnswer } from './checkout-store';
-import { completeIdempotencyKey, idempotencyScope, IdempotencyScope, Lease, readTakenKey, StoredResponse, whileLeased } from './idempotency';
+import { completeIdempotencyKey, idempotencyKeyInUse, idempotencyScope, IdempotencyScope, Lease, readTakenKey, StoredResponse, whileLeased } from './idempotency';
 import { findPayment, Payment, PAYMENT_COLUMNS, PaymentRow, toPayment } from './payment';
 import type { CheckoutRequest } from './schemas';
 import type { PaymentStatus } from './status';
@@ -60,12 +60,6 @@ const errorResponse = (error: ApiError, paymentId: string): StoredResponse => ({
   status: error.status,
   body: { error: { type: error.type, code: error.code, message: error.message, payment_id: paymentId } },
 });
-
-const keyInUse = () =>
-  new ApiError(409, 'idempotency_error', 'idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly.', {
-    param: 'Idempotency-Key',
-    headers: { 'Retry-After': '1' },
-  });
 
 const providerRefused = (provider: string) =>
   new ApiError(502, 'api_error', 'provider_error', `The ${provider} provider refused to open this payment. Try another payment method.`);
@@ -278,7 +272,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
         if (answer) return answer;
         continue; // another request took the key over: its answer is the one to give
       }
-      if (Date.now() > deadline) throw keyInUse();
+      if (Date.now() > deadline) throw idempotencyKeyInUse();
       await sleep(POLL_MS);
     }
   }

@@ -52,6 +52,13 @@ export type Claim =
   /** Another request is working on this key right now: wait and look again. */
   | { state: 'busy' };
 
+/** The first request with this key is still running: the client retries shortly (checkout and staff actions alike). */
+export const idempotencyKeyInUse = () =>
+  new ApiError(409, 'idempotency_error', 'idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly.', {
+    param: 'Idempotency-Key',
+    headers: { 'Retry-After': '1' },
+  });
+
 const reused = () =>
   new ApiError(409, 'idempotency_error', 'idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.', {
     param: 'Idempotency-Key',

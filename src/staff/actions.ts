@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Database } from '../db/database';
-import { canonicalJson, StoredResponse } from '../payments/idempotency';
+import { canonicalJson, idempotencyKeyInUse, StoredResponse } from '../payments/idempotency';
 import type { Payment } from '../payments/payment';
 import type { RefundRecord, RefundService } from '../payments/refunds';
 import { paymentView } from '../payments/views';
@@ -59,10 +59,6 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('base6
 
 const keyReused = () =>
   new ApiError(422, 'idempotency_error', 'idempotency_key_reused', 'This Idempotency-Key was used for a different request.', { param: 'Idempotency-Key' });
-const keyInUse = () =>
-  new ApiError(409, 'idempotency_error', 'idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly.', {
-    param: 'Idempotency-Key',
-  });
 
 /**
  * Runs `work` once per (staff member, key): a repeat with the same request gets the stored answer, with
@@ -88,7 +84,7 @@ export async function onceByKey(
       [staff.id, keyHash],
     );
     if (!stored || stored.request_hash !== requestHash) throw keyReused();
-    if (stored.response_status === null) throw keyInUse();
+    if (stored.response_status === null) throw idempotencyKeyInUse();
     return { status: stored.response_status, body: JSON.parse(stored.response_body!), replayed: true };
   }
   try {
