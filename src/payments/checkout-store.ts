@@ -15,6 +15,8 @@ import type { PaymentStatus } from './status';
 export interface PaymentDraft {
   id: string;
   userHash: string;
+  /** The data key the personal fields are sealed under (see the vault's SealingKey). */
+  dataKeyId: string;
   userIdEnc: string;
   deviceHash: string;
   deviceEnc: string;
@@ -42,12 +44,16 @@ const PAYMENT_INSERT_COLUMNS = `id, user_hash, user_id_enc, device_hash, device_
 function claimAndCreateText(withJournal: boolean): string {
   const journal = withJournal
     ? `, decision AS (INSERT INTO risk_decisions (payment_id, ${DECISION_COLUMNS})
-         SELECT id, $25, $26, $27, $28, $29, $30, $31, $32 FROM payment)`
+         SELECT id, $26, $27, $28, $29, $30, $31, $32, $33 FROM payment)`
     : '';
-  // The key row names a payment that the same statement inserts: foreign keys are checked at its end.
-  return `WITH claim AS (
+  // The data key's row is share-locked first (the vault's SealingKey contract): without it nothing is
+  // claimed or stored. The key row names a payment that the same statement inserts: foreign keys are
+  // checked at its end.
+  return `WITH sealed_under AS (
+      SELECT id FROM subject_keys WHERE id = $25 AND subject_hash = $2 FOR KEY SHARE
+    ), claim AS (
       INSERT INTO idempotency_keys (user_hash, key_hash, request_hash, expires_at, locked_until, lease_id, payment_id)
-      VALUES ($2, $19, $20, now() + make_interval(hours => $21), now() + make_interval(secs => $22), $23, $1)
+      SELECT $2, $19, $20, now() + make_interval(hours => $21), now() + make_interval(secs => $22), $23, $1 FROM sealed_under
       ON CONFLICT (user_hash, key_hash) DO NOTHING RETURNING key_hash
     ), payment AS (
       INSERT INTO payments (${PAYMENT_INSERT_COLUMNS})
@@ -56,16 +62,23 @@ function claimAndCreateText(withJournal: boolean): string {
     ), history AS (
       INSERT INTO payment_status_history (payment_id, from_status, to_status, source) SELECT id, NULL, status, $24 FROM payment
     )${journal}
-    SELECT * FROM payment`;
+    SELECT payment.*, EXISTS (SELECT 1 FROM sealed_under) AS data_key_held FROM (SELECT 1) AS one LEFT JOIN payment ON true`;
 }
 
 const CLAIM_AND_CREATE = claimAndCreateText(true);
 const CLAIM_AND_CREATE_UNJOURNALED = claimAndCreateText(false);
 
+export type Claimed =
+  | { outcome: 'created'; row: PaymentRow }
+  /** The Idempotency-Key was taken already: nothing was written. */
+  | { outcome: 'key_taken' }
+  /** The data key the draft was sealed under is gone (the subject was erased): nothing was written. */
+  | { outcome: 'data_key_gone' };
+
 /**
- * The checkout's first step in one statement: claims the Idempotency-Key (leased to `lease`), stores the
- * payment, its first history row and the risk decision, and returns the payment. Undefined when the key
- * was taken already: then nothing at all was written.
+ * The checkout's first step in one statement, on its own (no transaction): claims the Idempotency-Key
+ * (leased to `lease`), stores the payment, its first history row and the risk decision, and returns the
+ * payment; all of it or nothing.
  */
 export async function claimKeyAndCreatePayment(
   sql: Sql,
@@ -73,15 +86,19 @@ export async function claimKeyAndCreatePayment(
   ttlHours: number,
   lease: Lease,
   draft: PaymentDraft,
-): Promise<PaymentRow | undefined> {
+): Promise<Claimed> {
   const params: unknown[] = [
     draft.id, draft.userHash, draft.userIdEnc, draft.deviceHash, draft.deviceEnc, draft.ipEnc, draft.locationEnc, draft.sku, draft.itemName,
     draft.quantity, draft.amount, draft.currency, draft.provider, draft.captureMethod, draft.status, draft.riskDecision, draft.riskScore,
     draft.nextAction && JSON.stringify(draft.nextAction),
-    scope.keyHash, scope.requestHash, ttlHours, LEASE_SECONDS, lease, draft.historySource,
+    scope.keyHash, scope.requestHash, ttlHours, LEASE_SECONDS, lease, draft.historySource, draft.dataKeyId,
   ];
-  if (draft.journal) return sql.one<PaymentRow>(CLAIM_AND_CREATE, [...params, ...decisionValues(draft.journal)]);
-  return sql.one<PaymentRow>(CLAIM_AND_CREATE_UNJOURNALED, params);
+  const result = draft.journal
+    ? await sql.one<PaymentRow & { data_key_held: boolean }>(CLAIM_AND_CREATE, [...params, ...decisionValues(draft.journal)])
+    : await sql.one<PaymentRow & { data_key_held: boolean }>(CLAIM_AND_CREATE_UNJOURNALED, params);
+  const { data_key_held: held, ...row } = result!;
+  if (!held) return { outcome: 'data_key_gone' };
+  return row.id ? { outcome: 'created', row: row as PaymentRow } : { outcome: 'key_taken' };
 }
 
 /**

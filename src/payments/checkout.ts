@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppUser } from '../auth/app-tokens';
-import type { Catalog } from '../catalog/catalog';
+import type { Catalog, CatalogItem } from '../catalog/catalog';
 import type { Database, Sql } from '../db/database';
-import type { PersonalDataVault } from '../privacy/vault';
+import type { PersonalDataVault, SealingKey } from '../privacy/vault';
 import type { ProviderRegistry } from '../providers/registry';
 import { PaymentProvider, ProviderError, ProviderName, ProviderSession } from '../providers/types';
 import { refuseUnconsentedMinor } from '../rights/minors';
@@ -54,6 +54,16 @@ const STATUS_FOR_DECISION: Record<RiskAssessment['decision'], PaymentStatus> = {
 };
 
 const POLL_MS = 50;
+const MAX_SEALING_ATTEMPTS = 3;
+
+interface Decided {
+  id: string;
+  provider: PaymentProvider;
+  item: CatalogItem;
+  money: { amount: number; currency: string };
+  deviceHash: string;
+  assessment: RiskAssessment;
+}
 
 /** A refusal stored as the key's answer; it names the payment it kept, so the app can ask for the decision. */
 const errorResponse = (error: ApiError, paymentId: string): StoredResponse => ({
@@ -66,10 +76,10 @@ const providerRefused = (provider: string) =>
 
 /**
  * Creates a payment for a catalog item, in three steps so that no database transaction stays open while a
- * provider is called, and in as few round trips as the work allows (six statements for a returning user):
- *   1. risk is decided (one blocklist read beside the Redis scripts), then one short transaction seals the
- *      personal fields and one statement in it claims the Idempotency-Key and stores the encrypted payment,
- *      its history row and the decision;
+ * provider is called, and in as few round trips as the work allows (three statements for a returning user):
+ *   1. risk is decided (one blocklist read beside the Redis scripts), the personal fields are sealed under
+ *      the user's (cached) data key, and one statement claims the Idempotency-Key and stores the encrypted
+ *      payment, its history row and the decision, share-locking the key's row against an erasure;
  *   2. the provider session is opened (keyed by our payment id, so doing it twice opens it once);
  *   3. one statement stores the session and the answer.
  * A request that dies between 1 and 3 leaves the key "in progress" under a lease; a retry with the same
@@ -91,7 +101,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
    * Prices the item and decides risk, outside any transaction (the blocklist read goes to the pool).
    * Pricing happens only for a new key, so a replay never depends on today's catalog.
    */
-  async function decide(command: CheckoutCommand, scope: IdempotencyScope) {
+  async function decide(command: CheckoutCommand, scope: IdempotencyScope): Promise<Decided> {
     const { request, user } = command;
     const provider = deps.providers.forCheckout(request.provider);
     const { item, money } = priceOf(request, provider);
@@ -113,21 +123,17 @@ export function createCheckoutService(deps: CheckoutDeps) {
     return { id, provider, item, money, deviceHash, assessment };
   }
 
-  /** The payment as step 1's single statement stores it, its personal fields sealed in `tx`. */
-  async function draftPayment(tx: Sql, command: CheckoutCommand, scope: IdempotencyScope, decided: Awaited<ReturnType<typeof decide>>): Promise<PaymentDraft> {
+  /** The payment as step 1's single statement stores it, its personal fields sealed under `key`. */
+  function draftPayment(key: SealingKey, command: CheckoutCommand, scope: IdempotencyScope, decided: Decided): PaymentDraft {
     const { request, user } = command;
     const { id, provider, item, money, deviceHash, assessment } = decided;
     const status = STATUS_FOR_DECISION[assessment.decision];
-    const seal = (column: string, value: string) => deps.vault.encrypt(tx, scope.userHash, `payments.${column}`, value);
-    // The first seal reads (or creates) the user's data key; the others find it held by this transaction.
-    const userIdEnc = await seal('user_id', user.id);
-    const [deviceEnc, ipEnc, locationEnc] = await Promise.all([
-      seal('device', JSON.stringify(request.device)),
-      seal('ip', command.ipAddress),
-      request.location ? seal('location', JSON.stringify(request.location)) : null,
-    ]);
+    const seal = (column: string, value: string) => key.seal(`payments.${column}`, value);
     return {
-      id, userHash: scope.userHash, userIdEnc, deviceHash, deviceEnc, ipEnc, locationEnc, sku: item.sku, itemName: item.name,
+      id, userHash: scope.userHash, dataKeyId: key.id, userIdEnc: seal('user_id', user.id), deviceHash,
+      deviceEnc: seal('device', JSON.stringify(request.device)), ipEnc: seal('ip', command.ipAddress),
+      locationEnc: request.location ? seal('location', JSON.stringify(request.location)) : null,
+      sku: item.sku, itemName: item.name,
       quantity: request.quantity, amount: money.amount, currency: money.currency, provider: request.provider,
       captureMethod: assessment.decision === 'review' && provider.capabilities.manualCapture ? 'manual' : 'automatic',
       status, riskDecision: assessment.decision, riskScore: assessment.score,
@@ -140,25 +146,43 @@ export function createCheckoutService(deps: CheckoutDeps) {
   type Step = { response: StoredResponse } | { payment: Payment; lease: Lease } | { state: 'busy' };
 
   /**
-   * Step 1, for a key that looks free: one statement claims the key and stores the payment with its risk
-   * decision. A payment that may now be paid goes on to its session; blocked and challenged payments are
-   * answered at once, in the same transaction, so their key never points at a payment without an answer.
-   * Undefined when the key was taken after all (then nothing was written).
+   * Claims the key and stores the payment under the user's data key. A blocked or challenged payment is
+   * answered at once, in the same transaction, so its key never points at a payment without an answer; a
+   * payment that may now be paid needs no transaction (its answer comes with its session, step 3).
    */
-  async function createPayment(command: CheckoutCommand, scope: IdempotencyScope): Promise<Step | undefined> {
-    const decided = await decide(command, scope);
-    const lease = randomUUID();
-    // One short transaction: the seals hold the vault's share lock on the user's key row until the payment
-    // is stored, so an erasure cannot slip in between.
+  async function claim(command: CheckoutCommand, scope: IdempotencyScope, decided: Decided, lease: Lease): Promise<Step | 'key_taken' | 'data_key_gone'> {
+    const draft = draftPayment(await deps.vault.sealingKey(deps.db, scope.userHash), command, scope, decided);
+    const store = (sql: Sql) => claimKeyAndCreatePayment(sql, scope, deps.idempotencyTtlHours, lease, draft);
+    if (draft.status === 'requires_payment') {
+      const claimed = await store(deps.db);
+      return claimed.outcome === 'created' ? { payment: toPayment(claimed.row), lease } : claimed.outcome;
+    }
     return deps.db.transaction(async (tx) => {
-      const row = await claimKeyAndCreatePayment(tx, scope, deps.idempotencyTtlHours, lease, await draftPayment(tx, command, scope, decided));
-      if (!row) return undefined;
-      const payment = toPayment(row);
-      if (payment.status === 'requires_payment') return { payment, lease };
+      const claimed = await store(tx);
+      if (claimed.outcome !== 'created') return claimed.outcome;
+      const payment = toPayment(claimed.row);
       const response = payment.status === 'blocked' ? errorResponse(paymentBlocked(), payment.id) : { status: 201, body: paymentView(payment) };
       await completeIdempotencyKey(tx, scope, lease, response, payment.id);
       return { response };
     });
+  }
+
+  /**
+   * Step 1, for a key that looks free. Undefined when the key was taken after all (then nothing was
+   * written). Sealed under a key an erasure deleted meanwhile, nothing is written either: the user is a
+   * fresh subject now, so their fields are sealed again under a new key.
+   */
+  async function createPayment(command: CheckoutCommand, scope: IdempotencyScope): Promise<Step | undefined> {
+    const decided = await decide(command, scope);
+    const lease = randomUUID();
+    for (let attempt = 1; ; attempt++) {
+      const step = await claim(command, scope, decided, lease);
+      if (step === 'key_taken') return undefined;
+      if (step !== 'data_key_gone') return step;
+      deps.vault.forget(scope.userHash);
+      // Two erasures of one user within one checkout are not a race but a fault worth a 500.
+      if (attempt === MAX_SEALING_ATTEMPTS) throw new Error('The data key of this user vanished again and again while sealing');
+    }
   }
 
   /** One look at the key: a free key gets its payment; a taken one is replayed, resumed or waited for. */

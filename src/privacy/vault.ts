@@ -10,11 +10,25 @@ interface DataKey {
 
 /**
  * How long an unwrapped data key stays in this process's memory. Short, because an erasure on another
- * instance cannot reach this cache: the write path re-reads the key row on every use anyway (see
- * `dataKeyFor`), so this bounds only how long key material of an erased subject lingers in memory.
+ * instance cannot reach this cache: every write of sealed values checks the key row anyway (see
+ * `SealingKey`), so this bounds only how long key material of an erased subject lingers in memory.
  */
 const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 10_000;
+
+/**
+ * A subject's data key, ready to seal the values of one write. The statement that stores them must
+ * share-lock the key's row by `id` (`SELECT … FROM subject_keys WHERE id = … AND subject_hash = … FOR KEY
+ * SHARE`) and write nothing when the row is gone: an erasure locks that row before anything else and
+ * deletes it, so writes already holding the lock finish before the erasure looks, and later ones find the
+ * row gone. Such a write calls `forget` and seals again, under a fresh subject's key. The lock lives only
+ * as long as that one statement, so sealing needs no transaction of its own.
+ */
+export interface SealingKey {
+  readonly id: string;
+  /** `<data key id>.<sealed>`, bound to its column through the associated data. */
+  seal(column: string, plaintext: string): string;
+}
 
 /**
  * Field-level encryption of personal data under a per-user data key (AES-256-GCM). Each ciphertext names
@@ -24,12 +38,6 @@ const CACHE_MAX = 10_000;
  */
 export class PersonalDataVault {
   private readonly cache = new Map<string, { dataKey: DataKey; expiresAt: number }>();
-  /**
-   * Keys a transaction created (not committed yet) or holds a share lock on, by transaction. New keys must
-   * not enter the shared cache: if the transaction rolls back, the key never existed, and data sealed with
-   * it later would be unreadable. A locked key cannot be erased before the transaction ends.
-   */
-  private readonly heldByTransaction = new WeakMap<Sql, Map<string, DataKey>>();
 
   constructor(
     private readonly keyring: MasterKeyring,
@@ -40,16 +48,26 @@ export class PersonalDataVault {
     return this.blindIndex.hash('user', userId);
   }
 
-  async encrypt(tx: Sql, userHash: string, column: string, plaintext: string): Promise<string> {
-    const dataKey = await this.dataKeyFor(tx, userHash);
-    return `${dataKey.id}.${sealAesGcm(dataKey.key, Buffer.from(plaintext, 'utf8'), column)}`;
+  /**
+   * The subject's key for sealing, created on first use. Cached: the write that stores the values checks
+   * the row (see `SealingKey`). `sql` must not be a transaction: a key it created would be cached before it
+   * committed. Concurrent first uses agree on one key through the unique index.
+   */
+  async sealingKey(sql: Sql, userHash: string): Promise<SealingKey> {
+    const dataKey = (await this.existingDataKey(sql, userHash)) ?? (await this.createDataKey(sql, userHash));
+    return { id: dataKey.id, seal: (column, plaintext) => `${dataKey.id}.${sealAesGcm(dataKey.key, Buffer.from(plaintext, 'utf8'), column)}` };
+  }
+
+  /** Drops a cached key whose row a write found gone (the subject was erased, possibly by another instance). */
+  forget(userHash: string): void {
+    this.cache.delete(userHash);
   }
 
   async decrypt(sql: Sql, userHash: string, column: string, ciphertext: string): Promise<string> {
     const [keyId, sealed] = ciphertext.split('.', 2);
     let dataKey = await this.existingDataKey(sql, userHash);
     // A cached key of an erased subject is not the key of their fresh subject: read the stored one.
-    if (dataKey && dataKey.id !== keyId) dataKey = await this.existingDataKey(sql, userHash, { cached: false, lock: false });
+    if (dataKey && dataKey.id !== keyId) dataKey = await this.existingDataKey(sql, userHash, { cached: false });
     if (!dataKey || dataKey.id !== keyId) throw new Error('The data key for this value is gone (erased or rotated away)');
     return openAesGcm(dataKey.key, sealed, column).toString('utf8');
   }
@@ -64,60 +82,48 @@ export class PersonalDataVault {
   }
 
   /**
-   * Locks the subject's key row until the transaction ends. A checkout seals under a key-share lock on the same
-   * row (`dataKeyFor`), so an erasure waits for checkouts already sealing and those that follow wait for it,
-   * then find no key and start a fresh subject.
+   * Locks the subject's key row until the transaction ends. Writes of sealed values share-lock the same row
+   * (`SealingKey`), so an erasure waits for those already writing and those that follow find no key and
+   * start a fresh subject.
    */
   async lockSubjectKey(tx: Sql, userHash: string): Promise<void> {
     await tx.many('SELECT id FROM subject_keys WHERE subject_hash = $1 FOR UPDATE', [userHash]);
   }
 
-  /** Creates the subject's data key on first use; concurrent first uses agree on one key through the unique index. */
-  private async dataKeyFor(tx: Sql, userHash: string): Promise<DataKey> {
-    const existing = await this.existingDataKey(tx, userHash, { cached: false, lock: true });
-    if (existing) return this.hold(tx, userHash, existing);
+  private async createDataKey(sql: Sql, userHash: string): Promise<DataKey> {
     const key = randomBytes(32);
     const { masterKeyId, wrapped } = this.keyring.wrap(key, userHash);
-    const created = await tx.one<{ id: string }>(
+    const created = await sql.one<{ id: string }>(
       `INSERT INTO subject_keys (id, subject_hash, master_key_id, wrapped_key) VALUES ($1, $2, $3, $4)
        ON CONFLICT (subject_hash) DO NOTHING RETURNING id`,
       [newId('dk'), userHash, masterKeyId, wrapped],
     );
-    if (created) return this.hold(tx, userHash, { id: created.id, key });
-    // Another transaction created it first (the insert waited for it to commit): read the committed key.
-    const stored = await this.existingDataKey(tx, userHash, { cached: false, lock: true });
+    if (created) return this.remember(userHash, { id: created.id, key });
+    // Another request created it first (the insert waited for it to commit): read the committed key.
+    const stored = await this.existingDataKey(sql, userHash, { cached: false });
     if (!stored) throw new Error('Subject key vanished right after it was created');
-    return this.hold(tx, userHash, stored);
+    return stored;
   }
 
-  private hold(tx: Sql, userHash: string, dataKey: DataKey): DataKey {
-    const held = this.heldByTransaction.get(tx) ?? new Map<string, DataKey>();
-    this.heldByTransaction.set(tx, held.set(userHash, dataKey));
+  private remember(userHash: string, dataKey: DataKey): DataKey {
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(userHash, { dataKey, expiresAt: Date.now() + CACHE_TTL_MS });
     return dataKey;
   }
 
-  /**
-   * The subject's key: from this transaction's own new keys, the cache, or the database. Sealing reads the
-   * row (`cached: false`, under a share lock): a cached key may belong to a subject erased meanwhile by
-   * another instance, and data sealed under it would be unreadable from the start. The unwrapped key is
-   * still reused from the cache when the stored row names the same key.
-   */
-  private async existingDataKey(sql: Sql, userHash: string, read = { cached: true, lock: false }): Promise<DataKey | undefined> {
-    const held = this.heldByTransaction.get(sql)?.get(userHash);
-    if (held) return held;
+  /** The subject's key: from the cache, or the database (`cached: false` reads the row whatever the cache holds). */
+  private async existingDataKey(sql: Sql, userHash: string, read = { cached: true }): Promise<DataKey | undefined> {
     const cached = this.cache.get(userHash);
     const fresh = cached && cached.expiresAt > Date.now() ? cached.dataKey : undefined;
     if (fresh && read.cached) return fresh;
     const row = await sql.one<{ id: string; master_key_id: string; wrapped_key: string }>(
-      `SELECT id, master_key_id, wrapped_key FROM subject_keys WHERE subject_hash = $1${read.lock ? ' FOR KEY SHARE' : ''}`,
+      'SELECT id, master_key_id, wrapped_key FROM subject_keys WHERE subject_hash = $1',
       [userHash],
     );
     if (!row) return undefined;
+    // The unwrapped key is reused when the stored row names the same key.
     if (fresh?.id === row.id) return fresh;
-    const dataKey = { id: row.id, key: this.keyring.unwrap(row.master_key_id, row.wrapped_key, userHash) };
-    if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(userHash, { dataKey, expiresAt: Date.now() + CACHE_TTL_MS });
-    return dataKey;
+    return this.remember(userHash, { id: row.id, key: this.keyring.unwrap(row.master_key_id, row.wrapped_key, userHash) });
   }
 }
 

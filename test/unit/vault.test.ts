@@ -32,6 +32,8 @@ afterAll(async () => {
 });
 
 const vaultWith = (...masterKeys: MasterKey[]) => new PersonalDataVault(new MasterKeyring(masterKeys), blindIndex);
+const seal = async (vault: PersonalDataVault, subject: string, column: string, value: string) =>
+  (await vault.sealingKey(handle.db, subject)).seal(column, value);
 
 let subjects = 0;
 const newSubject = () => blindIndex.hash('user', `user_${process.pid}_${++subjects}_${randomBytes(4).toString('hex')}`);
@@ -46,7 +48,7 @@ describe('the personal data vault', () => {
   test('decrypts what it encrypted, in this and in a fresh instance, with no trace of the value in the ciphertext', async () => {
     const vault = vaultWith(keyA);
     const subject = newSubject();
-    const ciphertext = await handle.db.transaction((tx) => vault.encrypt(tx, subject, 'payments.device_enc', 'dev_4f1c2a'));
+    const ciphertext = await seal(vault, subject, 'payments.device_enc', 'dev_4f1c2a');
     const [row] = await keyRows(subject);
 
     expect(ciphertext.startsWith(`${row.id}.`)).toBe(true);
@@ -59,8 +61,8 @@ describe('the personal data vault', () => {
   test('uses one data key per subject across values', async () => {
     const vault = vaultWith(keyA);
     const subject = newSubject();
-    await vault.encrypt(handle.db, subject, 'payments.device_enc', 'one');
-    await vault.encrypt(handle.db, subject, 'payments.ip_enc', 'two');
+    await seal(vault, subject, 'payments.device_enc', 'one');
+    await seal(vault, subject, 'payments.ip_enc', 'two');
 
     expect(await keyRows(subject)).toHaveLength(1);
   });
@@ -68,7 +70,7 @@ describe('the personal data vault', () => {
   test('refuses a value copied into another column', async () => {
     const vault = vaultWith(keyA);
     const subject = newSubject();
-    const ciphertext = await vault.encrypt(handle.db, subject, 'payments.device_enc', 'dev_4f1c2a');
+    const ciphertext = await seal(vault, subject, 'payments.device_enc', 'dev_4f1c2a');
 
     await expect(vault.decrypt(handle.db, subject, 'payments.ip_enc', ciphertext)).rejects.toThrow();
   });
@@ -77,8 +79,8 @@ describe('the personal data vault', () => {
     const vault = vaultWith(keyA);
     const owner = newSubject();
     const other = newSubject();
-    const ciphertext = await vault.encrypt(handle.db, owner, 'payments.device_enc', 'dev_4f1c2a');
-    await vault.encrypt(handle.db, other, 'payments.device_enc', 'something else');
+    const ciphertext = await seal(vault, owner, 'payments.device_enc', 'dev_4f1c2a');
+    await seal(vault, other, 'payments.device_enc', 'something else');
 
     await expect(vault.decrypt(handle.db, other, 'payments.device_enc', ciphertext)).rejects.toThrow('data key for this value is gone');
   });
@@ -87,7 +89,7 @@ describe('the personal data vault', () => {
     const subject = newSubject();
     const vaults = [vaultWith(keyA), vaultWith(keyA), vaultWith(keyA), vaultWith(keyA)];
     const ciphertexts = await Promise.all(
-      vaults.map((vault, index) => handle.db.transaction((tx) => vault.encrypt(tx, subject, 'payments.device_enc', `value ${index}`))),
+      vaults.map((vault, index) => seal(vault, subject, 'payments.device_enc', `value ${index}`)),
     );
 
     expect(await keyRows(subject)).toHaveLength(1);
@@ -99,19 +101,19 @@ describe('the personal data vault', () => {
 
   test('after a master key rotation reads old values, and wraps new subjects under the new key', async () => {
     const oldSubject = newSubject();
-    const ciphertext = await vaultWith(keyA).encrypt(handle.db, oldSubject, 'payments.device_enc', 'before rotation');
+    const ciphertext = await seal(vaultWith(keyA), oldSubject, 'payments.device_enc', 'before rotation');
     const rotated = vaultWith(keyB, keyA);
 
     expect(await rotated.decrypt(handle.db, oldSubject, 'payments.device_enc', ciphertext)).toBe('before rotation');
 
     const newSubjectHash = newSubject();
-    await rotated.encrypt(handle.db, newSubjectHash, 'payments.device_enc', 'after rotation');
+    await seal(rotated, newSubjectHash, 'payments.device_enc', 'after rotation');
     expect((await keyRows(newSubjectHash))[0].master_key_id).toBe('b');
   });
 
   test('names the missing master key when ENCRYPTION_KEYS dropped it too early', async () => {
     const subject = newSubject();
-    const ciphertext = await vaultWith(keyA).encrypt(handle.db, subject, 'payments.device_enc', 'dev_4f1c2a');
+    const ciphertext = await seal(vaultWith(keyA), subject, 'payments.device_enc', 'dev_4f1c2a');
 
     await expect(vaultWith(keyB).decrypt(handle.db, subject, 'payments.device_enc', ciphertext)).rejects.toThrow(
       'Master key a is not configured; add it to ENCRYPTION_KEYS',
@@ -120,7 +122,7 @@ describe('the personal data vault', () => {
 
   test("makes a subject's values unreadable once its key row is deleted (crypto-shredding)", async () => {
     const subject = newSubject();
-    const ciphertext = await vaultWith(keyA).encrypt(handle.db, subject, 'payments.device_enc', 'dev_4f1c2a');
+    const ciphertext = await seal(vaultWith(keyA), subject, 'payments.device_enc', 'dev_4f1c2a');
     await handle.db.many('DELETE FROM subject_keys WHERE subject_hash = $1', [subject]);
 
     await expect(vaultWith(keyA).decrypt(handle.db, subject, 'payments.device_enc', ciphertext)).rejects.toThrow(
@@ -128,18 +130,19 @@ describe('the personal data vault', () => {
     );
   });
 
-  test('a data key created in a transaction that rolled back is never used for later values', async () => {
+  test('a cached key whose row is gone (an erasure on another instance) gives way to a fresh key once forgotten', async () => {
     const vault = vaultWith(keyA);
     const subject = newSubject();
-    const rolledBack = handle.db.transaction(async (tx) => {
-      await vault.encrypt(tx, subject, 'payments.device_enc', 'first attempt');
-      throw new Error('provider call failed');
-    });
-    await expect(rolledBack).rejects.toThrow('provider call failed');
+    const before = await vault.sealingKey(handle.db, subject);
+    const erased = before.seal('payments.device_enc', 'before the erasure');
+    await handle.db.many('DELETE FROM subject_keys WHERE subject_hash = $1', [subject]);
 
-    const ciphertext = await handle.db.transaction((tx) => vault.encrypt(tx, subject, 'payments.device_enc', 'retry'));
+    vault.forget(subject);
+    const after = await vault.sealingKey(handle.db, subject);
 
-    expect(await keyRows(subject)).toHaveLength(1);
-    expect(await vaultWith(keyA).decrypt(handle.db, subject, 'payments.device_enc', ciphertext)).toBe('retry');
+    expect(after.id).not.toBe(before.id);
+    expect((await keyRows(subject)).map((row) => row.id)).toEqual([after.id]);
+    expect(await vault.decrypt(handle.db, subject, 'payments.device_enc', after.seal('payments.device_enc', 'fresh'))).toBe('fresh');
+    await expect(vault.decrypt(handle.db, subject, 'payments.device_enc', erased)).rejects.toThrow('The data key for this value is gone');
   });
 });
