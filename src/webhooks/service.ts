@@ -202,6 +202,7 @@ export function createWebhookService(deps: WebhookDeps) {
       const { seen, now, read } = await readEvent(deps.db, provider, event);
       if (seen) return { outcome: 'duplicate' };
       if (!read) return noteOnly(provider, event, 'unknown_payment');
+      // Recorded before, its event row since deleted by retention: rare, so the locked way decides as it always did.
       if (read.facts.some((known) => known.key === fact.key)) break;
       const applied = await applyIfUnchanged(provider, event, { ...fact, recordedAt: now }, read);
       if (applied) return applied;

@@ -104,6 +104,19 @@ describe('a webhook whose payment changes between its read and its write', () =>
     expect((await postSandboxWebhook(k, event)).status).toBe(200);
     expect((await findPayment(k.gateway.db, payment.id))!.factsVersion).toBe(6);
   });
+
+  it('a redelivery after retention deleted the event row is noted as a duplicate and records nothing', async () => {
+    const payment = await aPayment(k);
+    const event = { id: `evt_vr_${payment.id}`, type: 'payment.succeeded' as const, paymentId: payment.id, amount: payment.amount, currency: payment.currency };
+    expect((await postSandboxWebhook(k, event)).status).toBe(200);
+    await k.gateway.db.many('DELETE FROM webhook_events WHERE event_id = $1', [event.id]);
+    expect((await postSandboxWebhook(k, event)).status).toBe(200);
+
+    const { payment: after, facts } = await books(k.gateway.db, payment.id);
+    expect(facts).toHaveLength(1);
+    expect(after).toMatchObject({ status: 'succeeded', factsVersion: 1 });
+    expect(await k.gateway.db.many('SELECT outcome FROM webhook_events WHERE event_id = $1', [event.id])).toEqual([{ outcome: 'duplicate' }]);
+  });
 });
 
 (serverUrl() ? describe : describe.skip)('many deliveries of one payment through two gateways on one database', () => {
