@@ -9,6 +9,7 @@ import { RetentionTriggers1733600000000 } from './1733600000000-retention-trigge
 import { RetentionIndexes1733600000001 } from './1733600000001-retention-indexes';
 import { JobEngineSchema1733600000002 } from './1733600000002-job-engine-schema';
 import { UserRights1733700000000 } from './1733700000000-user-rights';
+import { PaymentFactsVersion1733800000000 } from './1733800000000-payment-facts-version';
 
 /** Every migration, oldest first. Listed explicitly so the same classes run under node, tsx and jest. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   RetentionIndexes1733600000001,
   JobEngineSchema1733600000002,
   UserRights1733700000000,
+  PaymentFactsVersion1733800000000,
 ];

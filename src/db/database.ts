@@ -16,6 +16,21 @@ export interface Sql {
   one<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T | undefined>;
 }
 
+/**
+ * A statement's parameters, numbered as its text is written: fragments shared between statements (the
+ * payment-state SET list) can then be composed without agreeing on `$n` positions. The text stays the
+ * same for the same composition, so it keeps its prepared-statement name.
+ */
+export class Params {
+  readonly values: unknown[] = [];
+
+  /** The placeholder of `value`: `$n`, with `cast` appended (e.g. `::text`). */
+  add(value: unknown, cast = ''): string {
+    this.values.push(value);
+    return `$${this.values.length}${cast}`;
+  }
+}
+
 type Queryable = Pick<PoolClient, 'query'>;
 
 const statementNames = new Map<string, string>();

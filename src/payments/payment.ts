@@ -28,6 +28,8 @@ export interface Payment {
   sessionCloseOutstanding: boolean;
   nextAction: NextAction | null;
   reviewReason: ReviewReason | null;
+  /** Moves with every write of the payment's facts or derived state: what an optimistic writer checks (src/payments/fact-journal.ts). */
+  factsVersion: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -54,6 +56,7 @@ export interface PaymentRow {
   session_close_outstanding: boolean;
   next_action: NextAction | null;
   review_reason: ReviewReason | null;
+  facts_version: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -61,7 +64,7 @@ export interface PaymentRow {
 /** Columns every domain read needs; the encrypted columns are read only where they are shown or exported. */
 export const PAYMENT_COLUMNS = `id, user_hash, device_hash, sku, item_name, quantity, amount, currency, provider, provider_ref,
   capture_method, status, risk_decision, risk_score, refunded_amount, captured_amount, authorised_amount, open_dispute,
-  session_close_outstanding, next_action, review_reason, created_at, updated_at`;
+  session_close_outstanding, next_action, review_reason, facts_version, created_at, updated_at`;
 
 /** pg returns int8 as strings; amounts are capped far below 2^53, so Number() is exact. */
 export function toPayment(row: PaymentRow): Payment {
@@ -87,6 +90,7 @@ export function toPayment(row: PaymentRow): Payment {
     sessionCloseOutstanding: row.session_close_outstanding,
     nextAction: row.next_action,
     reviewReason: row.review_reason,
+    factsVersion: Number(row.facts_version),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
