@@ -12,9 +12,14 @@ import { startServer } from '../src/app/server';
 import { signAppToken } from '../src/auth/embedded-issuer';
 import { loadConfig } from '../src/config';
 
-type Reply = { type: 'ready'; url: string; tokens?: string[] } | { type: 'stats'; roundTrips: number; peakRssMb: number };
+type Reply = { type: 'ready'; url: string; tokens?: string[] } | { type: 'stats'; roundTrips: number; peakRssMb: number; cpuMs: number };
 const send = (message: Reply) => process.send!(message);
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
+/** CPU (user + system) this process used so far: per request, it is steadier than req/s on a busy machine. */
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 async function floor(): Promise<{ url: string; roundTrips: () => number }> {
   const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
@@ -47,9 +52,9 @@ async function gateway(users: number): Promise<{ url: string; roundTrips: () => 
 
 async function main() {
   const started: { url: string; roundTrips: () => number; tokens?: string[] } =
-    process.argv[2] === 'floor' ? await floor() : await gateway(Number(process.env.BENCH_USERS ?? 500));
+    process.argv[2] === 'floor' ? await floor() : await gateway(Number(process.env.BENCH_USERS ?? 5000));
   process.on('message', (message: { type: string }) => {
-    if (message.type === 'stats') send({ type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb() });
+    if (message.type === 'stats') send({ type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb(), cpuMs: cpuMs() });
     if (message.type === 'stop') process.exit(0);
   });
   send({ type: 'ready', url: started.url, tokens: started.tokens });

@@ -9,7 +9,7 @@
  *
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) names a server where a scratch database
  * kalos_bench_<run> is created and dropped again; REDIS_URL (default redis://127.0.0.1:6379) is used under
- * a key prefix of this run only. BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_USERS (500) size it;
+ * a key prefix of this run only. BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_USERS (5000) size it;
  * BENCH_PROFILE=1 writes a CPU profile of the gateway (--cpu-prof) into ./bench-profile/.
  */
 import { ChildProcess, fork } from 'node:child_process';
@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
+import Redis from 'ioredis';
 import { Client } from 'pg';
 import { buildSandboxWebhook } from '../src/providers/sandbox/provider';
 import { countersLine } from './counters';
@@ -35,6 +36,7 @@ interface Ready {
 interface Stats {
   roundTrips: number;
   peakRssMb: number;
+  cpuMs: number;
 }
 interface Server {
   ready: Ready;
@@ -84,8 +86,10 @@ interface Load {
   errors: number;
 }
 
-async function drive(url: string, requests: autocannon.Request[], seconds: number): Promise<Load> {
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds, requests });
+/** Drives for `length` seconds, or for an exact number of requests. */
+async function drive(url: string, requests: autocannon.Request[], length: { seconds: number } | { amount: number }): Promise<Load> {
+  const extent = 'amount' in length ? { amount: length.amount } : { duration: length.seconds };
+  const result = await autocannon({ url, connections: CONNECTIONS, ...extent, requests });
   return {
     reqPerSec: result.requests.average,
     p50: result.latency.p50,
@@ -96,20 +100,26 @@ async function drive(url: string, requests: autocannon.Request[], seconds: numbe
   };
 }
 
-/** Runs a warm-up, then the measured load, and reads the statements the server sent meanwhile. */
-async function measure(server: Server, requests: () => autocannon.Request[]): Promise<Load & Stats> {
-  await drive(server.ready.url, requests(), Math.max(2, Math.round(SECONDS / 5)));
+/** Runs a warm-up (by default a fifth of the run), then the measured load, and reads the statements the server sent meanwhile. */
+async function measure(server: Server, requests: () => autocannon.Request[], warmUp: { amount: number } | { seconds: number } = { seconds: Math.max(2, Math.round(SECONDS / 5)) }): Promise<Load & Stats> {
+  await drive(server.ready.url, requests(), warmUp);
   const before = await server.stats();
-  const load = await drive(server.ready.url, requests(), SECONDS);
+  const load = await drive(server.ready.url, requests(), { seconds: SECONDS });
   const after = await server.stats();
-  return { ...load, roundTrips: (after.roundTrips - before.roundTrips) / Math.max(1, load.ok + load.non2xx), peakRssMb: after.peakRssMb };
+  const answered = Math.max(1, load.ok + load.non2xx);
+  return {
+    ...load,
+    roundTrips: (after.roundTrips - before.roundTrips) / answered,
+    peakRssMb: after.peakRssMb,
+    cpuMs: (after.cpuMs - before.cpuMs) / answered,
+  };
 }
 
 const floorRequests = (): autocannon.Request[] => [
   { method: 'POST', path: '/floor', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sku: 'gems_600', quantity: 1 }) },
 ];
 
-function checkoutRequests(run: string, tokens: string[], created: string[]): () => autocannon.Request[] {
+function checkoutRequests(run: string, tokens: string[], created: string[], answers: Map<string, number>): () => autocannon.Request[] {
   let n = 0;
   return () => [
     {
@@ -134,7 +144,10 @@ function checkoutRequests(run: string, tokens: string[], created: string[]): () 
         };
       },
       onResponse: (status, body) => {
-        if (status === 201) created.push((JSON.parse(body) as { id: string }).id);
+        const answer = status === 201 ? (JSON.parse(body) as { id: string; status: string }) : undefined;
+        if (answer?.status === 'requires_payment') created.push(answer.id);
+        const outcome = answer?.status ?? String(status);
+        answers.set(outcome, (answers.get(outcome) ?? 0) + 1);
       },
     },
   ];
@@ -162,11 +175,11 @@ function webhookRequests(run: string, payments: string[]): () => autocannon.Requ
 const pad = (value: string, width: number) => value.padStart(width);
 
 function print(floor: Load & Stats, rows: Array<[string, Load & Stats]>) {
-  console.log(`\n${'run'.padEnd(10)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('non-2xx', 9)}${pad('stmts/req', 11)}${pad('peak RSS', 10)}${pad('× floor req/s', 15)}${pad('× floor p99', 13)}`);
+  console.log(`\n${'run'.padEnd(10)}${pad('req/s', 9)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('non-2xx', 9)}${pad('stmts/req', 11)}${pad('peak RSS', 10)}${pad('CPU ms/req', 12)}${pad('× floor req/s', 15)}${pad('× floor p99', 13)}`);
   for (const [label, row] of [['floor', floor] as [string, Load & Stats], ...rows]) {
     console.log(
       `${label.padEnd(10)}${pad(row.reqPerSec.toFixed(0), 9)}${pad(String(row.p50), 8)}${pad(String(row.p99), 8)}${pad(String(row.non2xx + row.errors), 9)}` +
-        `${pad(row.roundTrips.toFixed(2), 11)}${pad(`${row.peakRssMb.toFixed(0)} MB`, 10)}` +
+        `${pad(row.roundTrips.toFixed(2), 11)}${pad(`${row.peakRssMb.toFixed(0)} MB`, 10)}${pad(row.cpuMs.toFixed(2), 12)}` +
         `${pad(`${((100 * row.reqPerSec) / floor.reqPerSec).toFixed(1)} %`, 15)}${pad(`${(row.p99 / Math.max(1, floor.p99)).toFixed(2)}×`, 13)}`,
     );
   }
@@ -190,14 +203,18 @@ async function main() {
     floorServer.stop();
     const gateway = await startChild('gateway', {
       NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir, TRUST_PROXY: '1', DATABASE_URL: url.toString(), REDIS_URL,
-      RISK_REDIS_KEY_PREFIX: `kp:bench:${run}:`, SANDBOX_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      RISK_REDIS_KEY_PREFIX: `kp:bench:${run}:`, RATE_LIMIT_REDIS_KEY_PREFIX: `kp:bench:${run}:rl:`, SANDBOX_WEBHOOK_SECRET: WEBHOOK_SECRET,
       RATE_LIMIT_IP_PER_MINUTE: '1000000', RATE_LIMIT_USER_PER_MINUTE: '1000000',
     });
     servers.push(gateway);
     const created: string[] = [];
-    const checkout = await measure(gateway, checkoutRequests(run, gateway.ready.tokens!, created));
+    const answers = new Map<string, number>();
+    // The warm-up is every user's first checkout (it creates their data key), so the measured run is of
+    // returning users; enough users that none trips the velocity rules, so it measures the paid path.
+    const checkout = await measure(gateway, checkoutRequests(run, gateway.ready.tokens!, created, answers), { amount: gateway.ready.tokens!.length });
     const webhook = await measure(gateway, webhookRequests(run, created));
     print(floor, [['checkout', checkout], ['webhook', webhook]]);
+    console.log(`checkout answers (warm-up included): ${[...answers].map(([outcome, count]) => `${count} ${outcome}`).join(', ')}`);
     console.log(await countersLine(REDIS_URL, `kp:bench:${run}:counters:`));
   } finally {
     for (const server of servers) server.stop();
@@ -205,6 +222,19 @@ async function main() {
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     await admin.end();
     fs.rmSync(dataDir, { recursive: true, force: true });
+    await dropKeys(`kp:bench:${run}:`);
+  }
+}
+
+/** The run's Redis keys go with it: a Redis filling up run after run slows the next runs down. */
+async function dropKeys(prefix: string) {
+  const redis = new Redis(REDIS_URL);
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) await redis.unlink(...keys);
+    }
+  } finally {
+    redis.disconnect();
   }
 }
 
