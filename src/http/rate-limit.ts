@@ -13,6 +13,8 @@ export interface RateLimitOptions {
   hashKey: (kind: 'ip' | 'user', value: string) => string;
   /** Told of every refusal (for the refusals metric). */
   onRefused?: (scope: 'ip' | 'user') => void;
+  /** Requests whose handler spends both budgets itself (`admit`), so `byIp` must not spend the IP's first. */
+  admittedByHandler?: (req: Request) => boolean;
 }
 
 export function limiter(redis: Redis | undefined, keyPrefix: string, points: number, duration = 60): RateLimiterAbstract {
@@ -37,22 +39,27 @@ export async function consume(limit: RateLimiterAbstract, key: string, refused?:
     if (!(rejection instanceof RateLimiterRes)) throw rejection;
     refused?.();
     throw tooMany(rejection);
-    throw rejection;
   }
 }
 
 export function createRateLimits(options: RateLimitOptions) {
   const perIp = limiter(options.redis, `${options.keyPrefix}ip`, options.ipPerMinute);
   const perUser = limiter(options.redis, `${options.keyPrefix}user`, options.userPerMinute);
+  const spendIp = (ip: string | undefined) => consume(perIp, options.hashKey('ip', ip ?? 'unknown'), () => options.onRefused?.('ip'));
+  const spendUser = (userId: string) => consume(perUser, options.hashKey('user', userId), () => options.onRefused?.('user'));
   return {
     byIp: async (req: Request, _res: Response, next: NextFunction) => {
-      await consume(perIp, options.hashKey('ip', req.ip ?? 'unknown'), () => options.onRefused?.('ip'));
+      if (!options.admittedByHandler?.(req)) await spendIp(req.ip);
       next();
     },
     /** Runs after authentication, so it counts the verified subject. */
     byUser: async (_req: Request, res: Response, next: NextFunction) => {
-      await consume(perUser, options.hashKey('user', (res.locals.user as { id: string }).id), () => options.onRefused?.('user'));
+      await spendUser((res.locals.user as { id: string }).id);
       next();
+    },
+    /** Both budgets at once, for a handler that issues them beside its own Redis work (one round trip). */
+    admit: async (ip: string | undefined, userId: string): Promise<void> => {
+      await Promise.all([spendIp(ip), spendUser(userId)]);
     },
   };
 }

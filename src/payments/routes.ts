@@ -76,8 +76,14 @@ interface PaymentsRouterDeps {
   db: Database;
   vault: PersonalDataVault;
   checkout: CheckoutService;
+  /** Authentication and the per-user rate limit. */
   authenticate: RequestHandler[];
+  /** Authentication alone, for the checkout, which spends its rate limits itself (`admit`). */
+  requireUser: RequestHandler;
+  admit: (ip: string | undefined, userId: string) => Promise<void>;
 }
+
+export const CHECKOUT_PATH = '/v1/checkouts';
 
 /** Stored error answers are replayed with the current request's id. */
 function sendStored(res: Response, stored: { status: number; body: unknown }) {
@@ -88,10 +94,12 @@ function sendStored(res: Response, stored: { status: number; body: unknown }) {
 export function paymentsRouter(deps: PaymentsRouterDeps): Router {
   const router = exactRouter();
 
-  router.post('/v1/checkouts', ...deps.authenticate, async (req: Request, res: Response) => {
+  router.post(CHECKOUT_PATH, deps.requireUser, async (req: Request, res: Response) => {
     const { 'Idempotency-Key': idempotencyKey } = parseInput(idempotencyHeaderSchema, { 'Idempotency-Key': req.get('idempotency-key') }, 'header');
     const request = parseInput(checkoutRequestSchema, req.body, 'body');
-    const stored = await deps.checkout.checkout({ user: appUser(res), idempotencyKey, request, ipAddress: req.ip ?? '' });
+    const user = appUser(res);
+    const admit = () => deps.admit(req.ip, user.id);
+    const stored = await deps.checkout.checkout({ user, idempotencyKey, request, ipAddress: req.ip ?? '', admit });
     if (stored.replayed) res.locals.idempotentReplay = true; // for the metrics (src/ops/instrument.ts)
     sendStored(res, stored);
   });

@@ -1,4 +1,5 @@
 import { aDevice, checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
+import { redisExpected } from '../support/redis';
 import { signAppToken } from '../../src/auth/embedded-issuer';
 import { generateKeyPairSync } from 'node:crypto';
 import { addToBlocklist, toBlocklistEntry } from '../../src/risk/blocklist';
@@ -189,5 +190,51 @@ describe('rate limits', () => {
     expect(Number(limited!.headers['retry-after'])).toBeGreaterThan(0);
     const other = await test.http.get('/v1/orders').set('Authorization', `Bearer ${await test.token('patient')}`);
     expect(other.status).toBe(200);
+  });
+});
+
+/**
+ * A checkout spends its rate limits beside the risk counters (one Redis round trip) instead of in the
+ * middleware: the budgets must still be the ones every other route spends, each spent once per request,
+ * and a refused checkout must store nothing. In-process limiters, and Redis ones when the run has Redis.
+ */
+const limiterSetups: Array<[string, { redis?: boolean }]> = [['in-process limiters', {}]];
+if (redisExpected()) limiterSetups.push(['Redis limiters', { redis: true }]);
+
+describe.each(limiterSetups)('checkout rate limits (%s)', (_name, options) => {
+  let test: TestGateway;
+  beforeAll(async () => {
+    test = await startTestGateway({ ...options, env: { RATE_LIMIT_USER_PER_MINUTE: '3', RATE_LIMIT_IP_PER_MINUTE: '5', TRUST_PROXY: '1' } });
+  });
+  afterAll(() => test.stop());
+
+  const checkoutFrom = (ip: string, token: string) =>
+    test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).set('Idempotency-Key', newKey()).set('X-Forwarded-For', ip)
+      .send({ sku: 'gems_600', provider: 'sandbox', device: aDevice() });
+  const paymentsOf = async (sub: string) =>
+    (await test.gateway.db.many('SELECT id FROM payments WHERE user_hash = $1', [test.gateway.vault.userHash(sub)])).length;
+
+  it("shares the user's budget with the other routes and refuses before anything is stored", async () => {
+    const token = await test.token('checkout-hasty');
+    const orders = () => test.http.get('/v1/orders').set('Authorization', `Bearer ${token}`).set('X-Forwarded-For', '198.51.100.7');
+    expect((await orders()).status).toBe(200);
+    expect((await orders()).status).toBe(200);
+    expect((await checkoutFrom('198.51.100.7', token)).status).toBe(201);
+
+    const limited = await checkoutFrom('198.51.100.7', token);
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limited' });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(await paymentsOf('checkout-hasty')).toBe(1);
+  });
+
+  it("spends the IP's budget once per checkout", async () => {
+    // Five per minute for one address: six users' checkouts from it, the sixth refused.
+    const statuses: number[] = [];
+    for (const sub of ['ip-a', 'ip-b', 'ip-c', 'ip-d', 'ip-e', 'ip-f']) {
+      statuses.push((await checkoutFrom('203.0.113.9', await test.token(sub))).status);
+    }
+    expect(statuses).toEqual([201, 201, 201, 201, 201, 429]);
+    expect(await paymentsOf('ip-f')).toBe(0);
   });
 });
