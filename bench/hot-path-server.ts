@@ -9,10 +9,15 @@ import express from 'express';
 import { Pool } from 'pg';
 import { createGateway } from '../src/app/context';
 import { startServer } from '../src/app/server';
-import { signAppToken } from '../src/auth/embedded-issuer';
 import { loadConfig } from '../src/config';
 
-type Reply = { type: 'ready'; url: string; tokens?: string[] } | { type: 'stats'; roundTrips: number; peakRssMb: number; cpuMs: number };
+export interface Issuer {
+  privateKeyPem: string;
+  iss: string;
+  aud: string;
+}
+
+type Reply = { type: 'ready'; url: string; issuer?: Issuer } | { type: 'stats'; roundTrips: number; peakRssMb: number; cpuMs: number };
 const send = (message: Reply) => process.send!(message);
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 /** CPU (user + system) this process used so far: per request, it is steadier than req/s on a busy machine. */
@@ -38,26 +43,21 @@ async function floor(): Promise<{ url: string; roundTrips: () => number }> {
   return { url: `http://127.0.0.1:${address.port}`, roundTrips: () => inserts };
 }
 
-async function gateway(users: number): Promise<{ url: string; roundTrips: () => number; tokens: string[] }> {
+/** The gateway, and the embedded issuer's key for the bench to sign its users' tokens with (its own CPU, not the gateway's). */
+async function gateway(): Promise<{ url: string; roundTrips: () => number; issuer: Issuer }> {
   const gw = await createGateway(loadConfig(process.env));
   const server = await startServer(gw, { host: '127.0.0.1', port: 0 });
-  const issuer = gw.keys.embeddedJwt!;
-  const tokens = await Promise.all(
-    Array.from({ length: users }, (_, i) =>
-      signAppToken({ privateKeyPem: issuer.privateKeyPem, iss: gw.config.auth.issuer, aud: gw.config.auth.audience }, { sub: `bench-user-${i}` }),
-    ),
-  );
-  return { url: server.url, roundTrips: () => gw.db.roundTrips.count, tokens };
+  const issuer = { privateKeyPem: gw.keys.embeddedJwt!.privateKeyPem, iss: gw.config.auth.issuer, aud: gw.config.auth.audience };
+  return { url: server.url, roundTrips: () => gw.db.roundTrips.count, issuer };
 }
 
 async function main() {
-  const started: { url: string; roundTrips: () => number; tokens?: string[] } =
-    process.argv[2] === 'floor' ? await floor() : await gateway(Number(process.env.BENCH_USERS ?? 5000));
+  const started: { url: string; roundTrips: () => number; issuer?: Issuer } = process.argv[2] === 'floor' ? await floor() : await gateway();
   process.on('message', (message: { type: string }) => {
     if (message.type === 'stats') send({ type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb(), cpuMs: cpuMs() });
     if (message.type === 'stop') process.exit(0);
   });
-  send({ type: 'ready', url: started.url, tokens: started.tokens });
+  send({ type: 'ready', url: started.url, issuer: started.issuer });
 }
 
 main().catch((error) => {

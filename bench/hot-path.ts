@@ -20,18 +20,21 @@ import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { signAppToken } from '../src/auth/embedded-issuer';
 import { buildSandboxWebhook } from '../src/providers/sandbox/provider';
+import type { Issuer } from './hot-path-server';
 import { countersLine } from './counters';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const USERS = Number(process.env.BENCH_USERS ?? 5000);
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const WEBHOOK_SECRET = randomBytes(24).toString('hex');
 
 interface Ready {
   url: string;
-  tokens?: string[];
+  issuer?: Issuer;
 }
 interface Stats {
   roundTrips: number;
@@ -211,7 +214,8 @@ async function main() {
     const answers = new Map<string, number>();
     // The warm-up is every user's first checkout (it creates their data key), so the measured run is of
     // returning users; enough users that none trips the velocity rules, so it measures the paid path.
-    const checkout = await measure(gateway, checkoutRequests(run, gateway.ready.tokens!, created, answers), { amount: gateway.ready.tokens!.length });
+    const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => signAppToken(gateway.ready.issuer!, { sub: `bench-user-${i}` })));
+    const checkout = await measure(gateway, checkoutRequests(run, tokens, created, answers), { amount: tokens.length });
     const webhook = await measure(gateway, webhookRequests(run, created));
     print(floor, [['checkout', checkout], ['webhook', webhook]]);
     console.log(`checkout answers (warm-up included): ${[...answers].map(([outcome, count]) => `${count} ${outcome}`).join(', ')}`);
