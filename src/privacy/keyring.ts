@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { pooledRandomBytes } from '../shared/random';
 
 /**
  * Envelope encryption. Master keys (from configuration, never stored) wrap per-subject data keys; data keys
@@ -14,7 +15,7 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 export function sealAesGcm(key: Buffer, plaintext: Buffer, aad: string): string {
-  const iv = randomBytes(IV_BYTES);
+  const iv = pooledRandomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { pooledRandomBytes } from './random';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const ID_LENGTH = 20;
@@ -9,7 +10,7 @@ const UNBIASED_LIMIT = 256 - (256 % ALPHABET.length);
 export function newId(prefix: string): string {
   let out = '';
   while (out.length < ID_LENGTH) {
-    for (const byte of randomBytes(ID_LENGTH)) {
+    for (const byte of pooledRandomBytes(ID_LENGTH)) {
       if (byte < UNBIASED_LIMIT && out.length < ID_LENGTH) out += ALPHABET[byte % ALPHABET.length];
     }
   }
