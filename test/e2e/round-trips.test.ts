@@ -45,6 +45,25 @@ describe.each(setups)('round trips on %s', (_name, options) => {
     expect(statements).toBe(3);
   });
 
+  if (options.redis) {
+    it('a checkout makes one Redis write: the rate limits and the three counter scripts go out together', async () => {
+      const token = await aReturningUser();
+      const stream = (test.gateway.redis as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+      const write = stream.write;
+      let writes = 0;
+      stream.write = (...args: unknown[]) => {
+        writes += 1;
+        return write.apply(stream, args);
+      };
+      try {
+        expect((await checkout(test, token)).status).toBe(201);
+      } finally {
+        stream.write = write;
+      }
+      expect(writes).toBe(1);
+    });
+  }
+
   it("a user's first checkout adds only the read and the creation of their data key", async () => {
     const token = await test.token(`round-trips-first-${users++}`);
     const { result, statements } = await statementsFor(() => checkout(test, token));
