@@ -164,9 +164,10 @@ function outcomeOf(fact: PaymentFact | undefined, before: Payment, after: StateS
  * payment and its facts), one write (the fact, the state, its history row and the event's row, only if the
  * payment's version is still the one read; see recordFactIfUnchanged). A redelivery takes the read alone;
  * an event for no payment of ours, the read and an insert of the event's row; an ignored event, that
- * insert alone. A write that lost to a concurrent one reads again. Refund facts (their refunds list takes several statements), a fact recorded
- * before (its event row deleted by retention), and a payment written to by others on every attempt go
- * the locked way: one transaction, the payment row-locked while its facts are read and written.
+ * insert alone. A write that lost to a concurrent one reads again. Refund facts (their refunds list takes
+ * several statements), a fact recorded before (its event row deleted by retention), and a payment written
+ * to by others on every attempt go the locked way: one transaction, the payment row-locked while its
+ * facts are read and written.
  */
 export function createWebhookService(deps: WebhookDeps) {
   /** Notes an event that records no fact, in one statement; a conflict means its id was seen before. */
