@@ -4,7 +4,7 @@ import pinoHttp from 'pino-http';
 import type { Gateway } from '../app/context';
 import { catalogRouter } from '../catalog/routes';
 import { opsRouter } from '../ops/routes';
-import { CHECKOUT_PATH, paymentsRouter } from '../payments/routes';
+import { paymentsRouter } from '../payments/routes';
 import { sandboxRouter } from '../providers/sandbox/routes';
 import { riskRouter } from '../risk/routes';
 import { erasureDepsOf } from '../rights/erasure';
@@ -48,7 +48,6 @@ export function createApp(gateway: Gateway): Express {
     keyPrefix: config.rateLimit.redisKeyPrefix,
     onRefused: (scope) => gateway.metrics.rateLimitRefusals.inc({ scope }),
     hashKey: (kind, value) => gateway.blindIndex.hash(kind, value),
-    admittedByHandler: (req) => req.method === 'POST' && req.originalUrl.split('?')[0] === CHECKOUT_PATH,
   });
   const requireUser = requireAppUser(gateway.tokens);
   const authenticate = [requireUser, limits.byUser];
@@ -90,7 +89,7 @@ export function createApp(gateway: Gateway): Express {
   app.use(requireJsonBody, express.json({ limit: '100kb', strict: true }), refuseCardData);
   app.use(staffRouter({ ...gateway, riskSettings: config.risk }));
   app.use(catalogRouter(gateway.catalog, authenticate));
-  app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate, requireUser, admit: limits.admit }));
+  app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate, requireUser, admitUser: limits.admitUser }));
   app.use(riskRouter({ ...gateway, stepUp: config.risk.stepUp, authenticate }));
   app.use(
     rightsRouter({

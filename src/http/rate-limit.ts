@@ -13,8 +13,6 @@ export interface RateLimitOptions {
   hashKey: (kind: 'ip' | 'user', value: string) => string;
   /** Told of every refusal (for the refusals metric). */
   onRefused?: (scope: 'ip' | 'user') => void;
-  /** Requests whose handler spends both budgets itself (`admit`), so `byIp` must not spend the IP's first. */
-  admittedByHandler?: (req: Request) => boolean;
 }
 
 export function limiter(redis: Redis | undefined, keyPrefix: string, points: number, duration = 60): RateLimiterAbstract {
@@ -49,7 +47,7 @@ export function createRateLimits(options: RateLimitOptions) {
   const spendUser = (userId: string) => consume(perUser, options.hashKey('user', userId), () => options.onRefused?.('user'));
   return {
     byIp: async (req: Request, _res: Response, next: NextFunction) => {
-      if (!options.admittedByHandler?.(req)) await spendIp(req.ip);
+      await spendIp(req.ip);
       next();
     },
     /** Runs after authentication, so it counts the verified subject. */
@@ -57,9 +55,11 @@ export function createRateLimits(options: RateLimitOptions) {
       await spendUser((res.locals.user as { id: string }).id);
       next();
     },
-    /** Both budgets at once, for a handler that issues them beside its own Redis work (one round trip). */
-    admit: async (ip: string | undefined, userId: string): Promise<void> => {
-      await Promise.all([spendIp(ip), spendUser(userId)]);
-    },
+    /**
+     * The user's budget, for a handler that spends it beside its own Redis work (one round trip) instead of
+     * through `byUser`. The IP's budget stays with `byIp`, before anything else: it is what holds off a flood
+     * of requests that never authenticate or never pass validation.
+     */
+    admitUser: (userId: string): Promise<void> => spendUser(userId),
   };
 }

@@ -78,12 +78,10 @@ interface PaymentsRouterDeps {
   checkout: CheckoutService;
   /** Authentication and the per-user rate limit. */
   authenticate: RequestHandler[];
-  /** Authentication alone, for the checkout, which spends its rate limits itself (`admit`). */
+  /** Authentication alone, for the checkout, which spends the per-user rate limit itself (`admitUser`). */
   requireUser: RequestHandler;
-  admit: (ip: string | undefined, userId: string) => Promise<void>;
+  admitUser: (userId: string) => Promise<void>;
 }
-
-export const CHECKOUT_PATH = '/v1/checkouts';
 
 /** Stored error answers are replayed with the current request's id. */
 function sendStored(res: Response, stored: { status: number; body: unknown }) {
@@ -94,11 +92,11 @@ function sendStored(res: Response, stored: { status: number; body: unknown }) {
 export function paymentsRouter(deps: PaymentsRouterDeps): Router {
   const router = exactRouter();
 
-  router.post(CHECKOUT_PATH, deps.requireUser, async (req: Request, res: Response) => {
+  router.post('/v1/checkouts', deps.requireUser, async (req: Request, res: Response) => {
     const { 'Idempotency-Key': idempotencyKey } = parseInput(idempotencyHeaderSchema, { 'Idempotency-Key': req.get('idempotency-key') }, 'header');
     const request = parseInput(checkoutRequestSchema, req.body, 'body');
     const user = appUser(res);
-    const admit = () => deps.admit(req.ip, user.id);
+    const admit = () => deps.admitUser(user.id);
     const stored = await deps.checkout.checkout({ user, idempotencyKey, request, ipAddress: req.ip ?? '', admit });
     if (stored.replayed) res.locals.idempotentReplay = true; // for the metrics (src/ops/instrument.ts)
     sendStored(res, stored);

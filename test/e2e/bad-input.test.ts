@@ -194,9 +194,10 @@ describe('rate limits', () => {
 });
 
 /**
- * A checkout spends its rate limits beside the risk counters (one Redis round trip) instead of in the
+ * A checkout spends its per-user limit beside the risk counters (one Redis round trip) instead of in the
  * middleware: the budgets must still be the ones every other route spends, each spent once per request,
- * and a refused checkout must store nothing. In-process limiters, and Redis ones when the run has Redis.
+ * a refused checkout must store nothing, and requests that never get that far must still meet the IP's
+ * limit. In-process limiters, and Redis ones when the run has Redis.
  */
 const limiterSetups: Array<[string, { redis?: boolean }]> = [['in-process limiters', {}]];
 if (redisExpected()) limiterSetups.push(['Redis limiters', { redis: true }]);
@@ -236,5 +237,13 @@ describe.each(limiterSetups)('checkout rate limits (%s)', (_name, options) => {
     }
     expect(statuses).toEqual([201, 201, 201, 201, 201, 429]);
     expect(await paymentsOf('ip-f')).toBe(0);
+  });
+
+  it("holds a flood of unauthenticated checkouts to the IP's budget", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await test.http.post('/v1/checkouts').set('X-Forwarded-For', '192.0.2.44').send({ sku: 'gems_600' })).status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 });
