@@ -246,4 +246,26 @@ describe.each(limiterSetups)('checkout rate limits (%s)', (_name, options) => {
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
+
+  it("holds a flood of malformed checkouts to the IP's budget", async () => {
+    const token = await test.token('checkout-malformed');
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const answer = await test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).set('Idempotency-Key', newKey())
+        .set('X-Forwarded-For', '192.0.2.45').set('Content-Type', 'application/json').send('{"sku": ');
+      statuses.push(answer.status);
+    }
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
+  });
+
+  it("spends the IP's budget on a replay as on a new checkout", async () => {
+    for (const sub of ['replay-a', 'replay-b', 'replay-c']) expect((await checkoutFrom('192.0.2.46', await test.token(sub))).status).toBe(201);
+    const token = await test.token('checkout-replayer');
+    const key = newKey();
+    const replay = () => test.http.post('/v1/checkouts').set('Authorization', `Bearer ${token}`).set('Idempotency-Key', key)
+      .set('X-Forwarded-For', '192.0.2.46').send({ sku: 'gems_600', provider: 'sandbox', device: aDevice({ id: 'replayer' }) });
+    // the IP's fourth and fifth points, then none left (the user has spent two of their three)
+    const statuses = [(await replay()).status, (await replay()).status, (await replay()).status];
+    expect(statuses).toEqual([201, 201, 429]);
+  });
 });
