@@ -202,7 +202,7 @@ function deriveRefund(group: RefundFacts): NamedRefund | undefined {
 
 interface RefundSummary {
   refunds: DerivedRefund[];
-  /** Money gone back: refunds that succeeded (a bounced one included: totals only grow), and what only the provider's totals tell. */
+  /** Money gone back: the most that our settled refunds, or any one provider total with the refunds it cannot include, prove. */
   refunded: number;
   /** Money gone back or promised: refunded, plus refunds still in flight. */
   committed: number;
@@ -214,18 +214,19 @@ const PROVIDER_CLOCK_GRACE_MS = 1_000;
 
 const sumOf = (refunds: DerivedRefund[]) => refunds.reduce((total, refund) => total + refund.amount, 0);
 const counts = (refund: DerivedRefund) => refund.status !== 'failed' || refund.bounced;
+/** Money left us: it succeeded (a bounce later does not take that back: totals only grow). */
+const movedMoney = (refund: DerivedRefund) => refund.status === 'succeeded' || refund.bounced;
 
-/**
- * A provider's running total (Stripe `amount_refunded`, Alipay `refund_fee`) above the refunds we can name
- * is a refund made elsewhere (the provider's dashboard). Which of our refunds a total can already include
- * is told by time, never by arrival: those we had asked for by the time of the total, and the one the
- * total's own fact names. So a total that includes our refund still in flight does not count it twice, and
- * one reported before our refund was even asked for does not swallow it. A refund the provider alone names
- * is taken as included: the newest total includes it, and so never undercounts.
- */
+type ReportedTotal = PaymentFact & { reportedRefundTotal: number };
+
+const reportedTotals = (facts: readonly PaymentFact[]): ReportedTotal[] =>
+  facts.filter((fact): fact is ReportedTotal => fact.reportedRefundTotal !== undefined);
+
 /**
  * Whether a provider total can include our refund: not when we had the total before we even asked (one
  * clock, the database's), nor when the provider dates it before our request; yes when its fact names it.
+ * A refund the provider alone names is taken as included: the newest total includes it, and so never
+ * undercounts. Which refunds a total includes is told by time, never by arrival.
  */
 function mayInclude(total: PaymentFact, named: NamedRefund, keyOf: RefundKeyOf): boolean {
   const { refund, request } = named;
@@ -235,14 +236,32 @@ function mayInclude(total: PaymentFact, named: NamedRefund, keyOf: RefundKeyOf):
   return request.occurredAt.getTime() <= total.occurredAt.getTime() + PROVIDER_CLOCK_GRACE_MS;
 }
 
-function unattributedAmount(facts: readonly PaymentFact[], named: NamedRefund[], keyOf: RefundKeyOf): number {
+/**
+ * A provider's running total (Stripe `amount_refunded`, Alipay `refund_fee`) above the refunds it may
+ * include is a refund made elsewhere (the provider's dashboard), listed as `unattributed`. A refund of ours
+ * still in flight is among those it may include, so the list does not name that money twice; one asked
+ * for after the total's time is not, so the total does not swallow it.
+ */
+function unattributedAmount(totals: readonly ReportedTotal[], named: NamedRefund[], keyOf: RefundKeyOf): number {
   let unattributed = 0;
-  for (const total of facts) {
-    if (total.reportedRefundTotal === undefined) continue;
+  for (const total of totals) {
     const included = named.filter((candidate) => mayInclude(total, candidate, keyOf)).map(({ refund }) => refund);
     unattributed = Math.max(unattributed, total.reportedRefundTotal - sumOf(included));
   }
   return unattributed;
+}
+
+/**
+ * The money gone back, as a lower bound that every further fact only raises: our refunds that moved money,
+ * or one provider total (all it had refunded as of its time) plus those of ours that moved money but that it
+ * cannot include. The `unattributed` split cannot serve here: it takes a refund in flight as part of a total
+ * yet counts no money for it, so learning of one asked for before a total would unsee that total's money.
+ */
+function refundedAmount(totals: readonly ReportedTotal[], named: NamedRefund[], keyOf: RefundKeyOf): number {
+  const amountOf = (refunds: NamedRefund[]) => sumOf(refunds.map(({ refund }) => refund));
+  const settled = named.filter(({ refund }) => movedMoney(refund));
+  const provenBy = (total: ReportedTotal) => total.reportedRefundTotal + amountOf(settled.filter((candidate) => !mayInclude(total, candidate, keyOf)));
+  return Math.max(amountOf(settled), ...totals.map(provenBy));
 }
 
 function summariseRefunds(facts: readonly PaymentFact[]): RefundSummary {
@@ -252,14 +271,15 @@ function summariseRefunds(facts: readonly PaymentFact[]): RefundSummary {
     .filter((refund): refund is NamedRefund => refund !== undefined)
     .sort((a, b) => (a.refund.key < b.refund.key ? -1 : 1));
   const refunds = named.map(({ refund }) => refund);
-  const gone = sumOf(refunds.filter((refund) => refund.status === 'succeeded' || refund.bounced));
+  const totals = reportedTotals(facts);
+  const gone = sumOf(refunds.filter(movedMoney));
   const inFlight = sumOf(refunds.filter((refund) => refund.status === 'pending'));
-  const unattributed = unattributedAmount(facts, named, keyOf);
-  const reportedTotal = Math.max(0, ...facts.map((fact) => fact.reportedRefundTotal ?? 0));
+  const unattributed = unattributedAmount(totals, named, keyOf);
+  const refunded = refundedAmount(totals, named, keyOf);
   return {
     refunds: unattributed > 0 ? [...refunds, { key: 'unattributed', amount: unattributed, status: 'succeeded', bounced: false }] : refunds,
-    refunded: Math.max(gone + unattributed, reportedTotal),
-    committed: Math.max(gone + inFlight + unattributed, reportedTotal),
+    refunded,
+    committed: Math.max(gone + inFlight + unattributed, refunded),
     bounced: refunds.some((refund) => refund.bounced),
   };
 }
