@@ -155,4 +155,38 @@ describe('provider totals and our refunds, told apart by time', () => {
     const total = fact('refund_succeeded', 'stripe:evt', { refundId: 're_ours', money: money(400), reportedRefundTotal: 400, occurredAt: at(4) });
     expect(derivePaymentState([paid, ours, total], context())).toMatchObject({ refundedAmount: 400, refundableAmount: 600 });
   });
+
+  // Found by the property "learning more facts never unsees money" (fast-check seed 838391471, path
+  // 815:61:6:7), kept here fact for fact: with the first three facts 597 had gone back, with all of them 478.
+  it('a total from before our refund was asked keeps proving its money once we learn of a refund in flight it may include', () => {
+    const ctx = context({ riskDecision: 'review', captureMethod: 'manual' });
+    const ours0 = { refundId: 're_ours_0', providerRefundId: 're_prov_0', money: money(153) };
+    const prov1 = { providerRefundId: 're_prov_1', money: money(291) };
+    const known = [
+      fact('refund_requested', 'refund:0:requested', { refundId: 're_ours_0', money: money(153), occurredAt: at(5) }),
+      fact('refund_succeeded', 'refund:0:succeeded', { ...ours0, reportedRefundTotal: 153, occurredAt: at(7) }),
+      // 444 refunded as of 10:02, before our 153 was asked for at 10:05: the 153 comes on top of it.
+      fact('refund_succeeded', 'refund:1:succeeded', { ...prov1, reportedRefundTotal: 444, occurredAt: at(2) }),
+    ];
+    const learned = [
+      fact('failed', 'session:failed', { occurredAt: at(2) }),
+      fact('processing', 'session:processing-again', { occurredAt: at(3) }),
+      fact('authorized', 'session:authorized', { money: money(), sessionRef: 'sess_ours', occurredAt: at(4) }),
+      fact('paid', 'session:paid-reconciled', { money: money(), occurredAt: at(5) }),
+      fact('canceled', 'session:canceled', { occurredAt: at(6) }),
+      fact('refund_pending', 'refund:0:pending', { ...ours0, occurredAt: at(6) }),
+      fact('refund_failed', 'refund:0:failed', { ...ours0, occurredAt: at(8) }),
+      fact('refund_pending', 'refund:1:pending', { ...prov1, occurredAt: at(1) }),
+      fact('refund_failed', 'refund:1:failed', { ...prov1, occurredAt: at(3) }),
+      // Ours, asked at 10:00 and still in flight: the 444 may include it, which takes nothing from what the 444 proves.
+      fact('refund_requested', 'refund:2:requested', { refundId: 're_ours_2', money: money(119), occurredAt: at(0) }),
+    ];
+    expect(derivePaymentState(known, ctx)).toMatchObject({ status: 'partially_refunded', refundedAmount: 597, refundableAmount: 403 });
+    expect(derivePaymentState([...known, ...learned], ctx)).toMatchObject({
+      status: 'partially_refunded',
+      refundedAmount: 597,
+      refundableAmount: 403,
+      reviewReason: 'refund_bounced',
+    });
+  });
 });
