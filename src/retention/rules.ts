@@ -65,4 +65,6 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
     'user_hash, key_hash',
     'response_status IS NULL AND created_at < $1 AND (locked_until IS NULL OR locked_until < clock_timestamp())',
   ),
+  // A staff member's retry of an approval or a refund comes within minutes; the stored answer is not needed after.
+  deleting('staffIdempotency', 'staff_idempotency_keys', 'staff_id, key_hash', 'created_at < $1'),
 ];

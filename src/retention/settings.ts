@@ -15,6 +15,7 @@ export const retentionSettingsSchema = z
     RETENTION_RISK_DECISIONS_DAYS: envInt(400, 30, DAY_LIMIT),
     RETENTION_STEP_UP_DAYS: envInt(30, 1, DAY_LIMIT),
     RETENTION_UNANSWERED_IDEMPOTENCY_DAYS: envInt(7, 2, DAY_LIMIT),
+    RETENTION_STAFF_IDEMPOTENCY_DAYS: envInt(1, 1, DAY_LIMIT),
     RETENTION_PAYMENT_PERSONAL_DAYS: envInt(1095, 30, DAY_LIMIT),
     /** Rows per transaction: a batch holds its row locks for milliseconds, never a whole table. */
     RETENTION_BATCH_SIZE: envInt(1000, 1, 100_000),
@@ -29,6 +30,7 @@ export const retentionSettingsSchema = z
       riskDecisions: env.RETENTION_RISK_DECISIONS_DAYS,
       stepUp: env.RETENTION_STEP_UP_DAYS,
       unansweredIdempotency: env.RETENTION_UNANSWERED_IDEMPOTENCY_DAYS,
+      staffIdempotency: env.RETENTION_STAFF_IDEMPOTENCY_DAYS,
       paymentPersonal: env.RETENTION_PAYMENT_PERSONAL_DAYS,
     },
     batchSize: env.RETENTION_BATCH_SIZE,

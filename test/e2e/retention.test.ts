@@ -16,6 +16,7 @@ async function census(test: TestGateway) {
     stepUpTokens: await count('SELECT count(*) AS n FROM risk_step_up_tokens'),
     unansweredKeys: await count('SELECT count(*) AS n FROM idempotency_keys WHERE response_status IS NULL'),
     answeredKeys: await count('SELECT count(*) AS n FROM idempotency_keys WHERE response_status IS NOT NULL'),
+    staffKeys: await count('SELECT count(*) AS n FROM staff_idempotency_keys'),
     payments: await count('SELECT count(*) AS n FROM payments'),
     personalPayments: await count(`SELECT count(*) AS n FROM payments WHERE user_id_enc <> '' AND user_hash NOT LIKE 'anonymised:%'`),
   };
@@ -62,6 +63,13 @@ describe('retention on a clock moved forward', () => {
         [`dead-${i}`],
       );
     }
+    // A staff member's approvals, answered, and one whose request died.
+    for (const [i, status] of [200, 200, null].entries()) {
+      await db.many(
+        `INSERT INTO staff_idempotency_keys (staff_id, key_hash, request_hash, response_status, response_body) VALUES ('staff-retention', $1, 'r', $2, $3)`,
+        [`staff-${i}`, status, status && '{"id":"pay_x"}'],
+      );
+    }
     end = (await db.one<{ now: Date }>('SELECT clock_timestamp() AS now'))!.now;
     before = await census(test);
   });
@@ -69,15 +77,21 @@ describe('retention on a clock moved forward', () => {
   afterAll(() => test?.stop());
 
   it('starts from a gateway that has written every kind of record', () => {
-    expect(before).toMatchObject({ stepUpAttempts: 3, stepUpTokens: 3, unansweredKeys: 3, payments: 4, personalPayments: 4 });
+    expect(before).toMatchObject({ stepUpAttempts: 3, stepUpTokens: 3, unansweredKeys: 3, staffKeys: 3, payments: 4, personalPayments: 4 });
     for (const value of Object.values(before)) expect(value).toBeGreaterThan(0);
   });
 
   it('keeps everything younger than its shortest setting', async () => {
-    const outcomes = await sweepAt(7, 'before');
+    const outcomes = await sweepAt(1, 'before');
 
     expect(outcomes.every((outcome) => outcome.rows === 0)).toBe(true);
     expect(await census(test)).toEqual(before);
+  });
+
+  it("deletes staff members' idempotency keys after a day, answered or not, and nothing else", async () => {
+    await sweepAt(1, 'after');
+
+    expect(await census(test)).toEqual({ ...before, staffKeys: 0 });
   });
 
   it('deletes idempotency keys whose request died unanswered after 7 days, in resumable batches, and nothing else', async () => {
@@ -87,7 +101,7 @@ describe('retention on a clock moved forward', () => {
 
     await sweepAt(7, 'after');
 
-    expect(await census(test)).toEqual({ ...before, unansweredKeys: 0 });
+    expect(await census(test)).toEqual({ ...before, staffKeys: 0, unansweredKeys: 0 });
   });
 
   it('deletes step-up attempts and used tokens after 30 days', async () => {
@@ -96,14 +110,14 @@ describe('retention on a clock moved forward', () => {
 
     await sweepAt(30, 'after');
 
-    expect(await census(test)).toEqual({ ...before, unansweredKeys: 0, stepUpAttempts: 0, stepUpTokens: 0 });
+    expect(await census(test)).toEqual({ ...before, staffKeys: 0, unansweredKeys: 0, stepUpAttempts: 0, stepUpTokens: 0 });
   });
 
   it('deletes webhook receipts and blanks risk features after 90 days, keeping each decision and its explanation', async () => {
     await sweepAt(90, 'after');
 
     expect(await census(test)).toEqual({
-      ...before, unansweredKeys: 0, stepUpAttempts: 0, stepUpTokens: 0, webhookEvents: 0, riskDecisionsWithFeatures: 0,
+      ...before, staffKeys: 0, unansweredKeys: 0, stepUpAttempts: 0, stepUpTokens: 0, webhookEvents: 0, riskDecisionsWithFeatures: 0,
     });
     const decision = await test.gateway.db.one('SELECT decision, explanation FROM risk_decisions LIMIT 1');
     expect(decision).toMatchObject({ decision: 'allow', explanation: { how_to_contest: expect.stringMatching(/\w/) } });

@@ -13,6 +13,7 @@ describe('job and retention settings', () => {
       riskDecisions: 400,
       stepUp: 30,
       unansweredIdempotency: 7,
+      staffIdempotency: 1,
       paymentPersonal: 1095,
     });
   });
