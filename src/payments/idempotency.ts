@@ -59,8 +59,12 @@ export const idempotencyKeyInUse = () =>
     headers: { 'Retry-After': '1' },
   });
 
-const reused = () =>
-  new ApiError(409, 'idempotency_error', 'idempotency_key_reused', 'This Idempotency-Key was already used with a different request body.', {
+/**
+ * The key was used with another request: 422, as the IETF Idempotency-Key draft has it, so a client can
+ * tell this mistake of its own from a 409 that only asks it to retry (checkout and staff actions alike).
+ */
+export const idempotencyKeyReused = () =>
+  new ApiError(422, 'idempotency_error', 'idempotency_key_reused', 'This Idempotency-Key was already used with a different request.', {
     param: 'Idempotency-Key',
   });
 
@@ -110,7 +114,7 @@ export async function readTakenKey(sql: Sql, scope: IdempotencyScope): Promise<E
     await sql.many('DELETE FROM idempotency_keys WHERE user_hash = $1 AND key_hash = $2 AND expires_at < now()', [scope.userHash, keyHash]);
     return undefined;
   }
-  if (existing.request_hash !== requestHash) throw reused();
+  if (existing.request_hash !== requestHash) throw idempotencyKeyReused();
   // Stored as text, not jsonb, so a replay is byte-for-byte the first answer (jsonb reorders keys).
   if (existing.response_status !== null) return { state: 'completed', response: { status: existing.response_status, body: JSON.parse(existing.response_body!) } };
   const lease = randomUUID();

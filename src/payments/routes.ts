@@ -42,12 +42,12 @@ openapi.registerPath({
       guardian_consent_required: 'A guardian must consent before this account can pay.',
       cross_border_consent_required: 'Paying with this provider moves data abroad; consent to the transfer first.',
     }),
-    409: errorResponse(
-      409,
-      'The key was used with another body, or its first request is still running (retry after Retry-After).',
-      { idempotency_key_reused: 'This Idempotency-Key was used with another request.', idempotency_key_in_use: 'A request with this Idempotency-Key is in progress.' },
-      { retry: true },
-    ),
+    409: errorResponse(409, 'The first request with this key is still running: retry after Retry-After.', {
+      idempotency_key_in_use: 'A request with this Idempotency-Key is in progress.',
+    }, { retry: true }),
+    422: errorResponse(422, 'The key was used with another request body: use a new key for a new request.', {
+      idempotency_key_reused: 'This Idempotency-Key was used with another request.',
+    }),
     502: errorResponse(502, 'The provider refused to open the payment.', { provider_error: 'The payment provider refused the payment.' }),
   },
 });

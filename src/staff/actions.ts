@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Database } from '../db/database';
-import { canonicalJson, idempotencyKeyInUse, StoredResponse } from '../payments/idempotency';
+import { canonicalJson, idempotencyKeyInUse, idempotencyKeyReused, StoredResponse } from '../payments/idempotency';
 import type { Payment } from '../payments/payment';
 import type { RefundRecord, RefundService } from '../payments/refunds';
 import { paymentView } from '../payments/views';
@@ -57,9 +57,6 @@ async function withClaim<T>(db: Database, paymentId: string, staff: StaffMember,
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 
-const keyReused = () =>
-  new ApiError(422, 'idempotency_error', 'idempotency_key_reused', 'This Idempotency-Key was used for a different request.', { param: 'Idempotency-Key' });
-
 /**
  * Runs `work` once per (staff member, key): a repeat with the same request gets the stored answer, with
  * another request a 422. A refusal (an ApiError) is not stored: repeating it asks again, and gets the same
@@ -83,7 +80,7 @@ export async function onceByKey(
       'SELECT request_hash, response_status, response_body FROM staff_idempotency_keys WHERE staff_id = $1 AND key_hash = $2',
       [staff.id, keyHash],
     );
-    if (!stored || stored.request_hash !== requestHash) throw keyReused();
+    if (!stored || stored.request_hash !== requestHash) throw idempotencyKeyReused();
     if (stored.response_status === null) throw idempotencyKeyInUse();
     return { status: stored.response_status, body: JSON.parse(stored.response_body!), replayed: true };
   }

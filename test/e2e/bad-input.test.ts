@@ -160,11 +160,11 @@ describe('bad input gets a clear JSON error', () => {
     }
   });
 
-  it('answers 409 idempotency_key_reused for one key with two bodies', async () => {
+  it('answers 422 idempotency_key_reused for one key with two bodies', async () => {
     const key = newKey();
     expect((await checkout(test, token, { device: aDevice({ id: 'careless-phone' }) }, key)).status).toBe(201);
     const res = await checkout(test, token, { device: aDevice({ id: 'careless-phone' }), quantity: 3 }, key);
-    expect(res.status).toBe(409);
+    expect(res.status).toBe(422);
     expect(res.body.error).toMatchObject({ type: 'idempotency_error', code: 'idempotency_key_reused', param: 'Idempotency-Key' });
   });
 });

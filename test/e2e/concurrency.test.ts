@@ -38,12 +38,12 @@ describe('duplicates and races', () => {
     expect(other.body.id).not.toBe(first.body.id);
   });
 
-  it('two different bodies racing on one key: one wins, the other gets 409 idempotency_key_reused', async () => {
+  it('two different bodies racing on one key: one wins, the other gets 422 idempotency_key_reused', async () => {
     const token = await test.token('racer-3');
     const key = newKey();
     const [a, b] = await Promise.all([checkout(test, token, { quantity: 1 }, key), checkout(test, token, { quantity: 2 }, key)]);
-    expect([a.status, b.status].sort()).toEqual([201, 409]);
-    const loser = a.status === 409 ? a : b;
+    expect([a.status, b.status].sort()).toEqual([201, 422]);
+    const loser = a.status === 422 ? a : b;
     expect(loser.body.error).toMatchObject({ type: 'idempotency_error', code: 'idempotency_key_reused', param: 'Idempotency-Key' });
     expect(await paymentCount(token)).toBe(1);
   });

@@ -60,7 +60,7 @@ describe('metrics and logs', () => {
     const requests = lines().filter((line) => line.res?.statusCode);
     const errors = requests.filter((line) => line.res.statusCode >= 400);
     expect(errors.map((line) => [line.res.statusCode, line.errorCode])).toEqual([
-      [409, 'idempotency_key_reused'],
+      [422, 'idempotency_key_reused'],
       [429, 'rate_limited'],
     ]);
     expect(requests.filter((line) => line.req.path === '/v1/checkouts').map((line) => line.paymentId)).toEqual([paymentId, paymentId, undefined]);

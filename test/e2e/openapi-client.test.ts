@@ -99,10 +99,8 @@ describe('a typed client generated from /openapi.json', () => {
       ['authentication_error', 'token_invalid'],
       ['authentication_error', 'token_expired'],
     ]);
-    expect(examples('/v1/checkouts', 'post', '409')).toEqual([
-      ['idempotency_error', 'idempotency_key_reused'],
-      ['idempotency_error', 'idempotency_key_in_use'],
-    ]);
+    expect(examples('/v1/checkouts', 'post', '409')).toEqual([['idempotency_error', 'idempotency_key_in_use']]);
+    expect(examples('/v1/checkouts', 'post', '422')).toEqual([['idempotency_error', 'idempotency_key_reused']]);
     expect(examples('/v1/checkouts', 'post', '402')).toEqual([['payment_error', 'payment_blocked']]);
     expect(examples('/v1/checkouts/{id}/verify', 'post', '400')).toContainEqual(['invalid_request_error', 'verification_failed']);
     expect(examples('/v1/catalog', 'get', '429')).toEqual([['rate_limit_error', 'rate_limited']]);
