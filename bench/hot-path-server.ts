@@ -5,6 +5,7 @@
  * Talks to the bench over IPC: sends { ready, url, … } once listening, answers { stats } on request.
  */
 import 'reflect-metadata';
+import v8 from 'node:v8';
 import express from 'express';
 import { Pool } from 'pg';
 import { createGateway } from '../src/app/context';
@@ -17,7 +18,7 @@ export interface Issuer {
   aud: string;
 }
 
-type Reply = { type: 'ready'; url: string; issuer?: Issuer } | { type: 'stats'; roundTrips: number; peakRssMb: number; cpuMs: number };
+type Reply = { type: 'ready'; url: string; issuer?: Issuer; heapLimitMb: number } | { type: 'stats'; roundTrips: number; peakRssMb: number; cpuMs: number };
 const send = (message: Reply) => process.send!(message);
 const peakRssMb = () => process.resourceUsage().maxRSS / 1024;
 /** CPU (user + system) this process used so far: per request, it is steadier than req/s on a busy machine. */
@@ -57,7 +58,7 @@ async function main() {
     if (message.type === 'stats') send({ type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb(), cpuMs: cpuMs() });
     if (message.type === 'stop') process.exit(0);
   });
-  send({ type: 'ready', url: started.url, issuer: started.issuer });
+  send({ type: 'ready', url: started.url, issuer: started.issuer, heapLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 1048576) });
 }
 
 main().catch((error) => {

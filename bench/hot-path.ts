@@ -10,7 +10,8 @@
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) names a server where a scratch database
  * kalos_bench_<run> is created and dropped again; REDIS_URL (default redis://127.0.0.1:6379) is used under
  * a key prefix of this run only. BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_USERS (5000) size it;
- * BENCH_PROFILE=1 writes a CPU profile of the gateway (--cpu-prof) into ./bench-profile/.
+ * BENCH_PROFILE=1 writes a CPU profile of the gateway (--cpu-prof) into ./bench-profile/; BENCH_NODE_OPTIONS
+ * (say --max-old-space-size=1024) are Node options for both servers.
  */
 import { ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,6 +36,7 @@ const WEBHOOK_SECRET = randomBytes(24).toString('hex');
 interface Ready {
   url: string;
   issuer?: Issuer;
+  heapLimitMb: number;
 }
 interface Stats {
   roundTrips: number;
@@ -54,6 +56,8 @@ function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Pro
   const child: ChildProcess = fork(path.join(__dirname, fromSource ? 'hot-path-server.ts' : 'hot-path-server.js'), [kind], {
     execArgv: [
       ...(fromSource ? ['--import', 'tsx'] : []),
+      // Both servers alike, e.g. the heap ceiling of the container they would run in (README, Benchmark).
+      ...(process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean),
       ...(process.env.BENCH_PROFILE && kind === 'gateway' ? ['--cpu-prof', '--cpu-prof-dir=bench-profile'] : []),
     ],
     env: { ...process.env, ...env },
@@ -218,6 +222,8 @@ async function main() {
     const checkout = await measure(gateway, checkoutRequests(run, tokens, created, answers), { amount: tokens.length });
     const webhook = await measure(gateway, webhookRequests(run, created));
     print(floor, [['checkout', checkout], ['webhook', webhook]]);
+    // V8 lets the old generation grow to 4× what the last full GC kept when the limit is 2 GB or more, less below.
+    console.log(`V8 heap limit: floor ${floorServer.ready.heapLimitMb} MB, gateway ${gateway.ready.heapLimitMb} MB (BENCH_NODE_OPTIONS: ${process.env.BENCH_NODE_OPTIONS || 'none'})`);
     console.log(`checkout answers (warm-up included): ${[...answers].map(([outcome, count]) => `${count} ${outcome}`).join(', ')}`);
     console.log(await countersLine(REDIS_URL, `kp:bench:${run}:counters:`));
   } finally {
