@@ -5,6 +5,9 @@
  * Talks to the bench over IPC: sends { ready, url, … } once listening, answers { stats } on request.
  */
 import 'reflect-metadata';
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
 import v8 from 'node:v8';
 import express from 'express';
 import { Pool } from 'pg';
@@ -52,10 +55,30 @@ async function gateway(): Promise<{ url: string; roundTrips: () => number; issue
   return { url: server.url, roundTrips: () => gw.db.roundTrips.count, issuer };
 }
 
+/** BENCH_PROFILE=1: a CPU profile of each measured run alone, written to bench-profile/<label>.cpuprofile. */
+async function measuredRunProfiler() {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  return {
+    start: () => session.post('Profiler.start'),
+    async stop(label: string) {
+      const { profile } = await session.post('Profiler.stop');
+      fs.mkdirSync('bench-profile', { recursive: true });
+      fs.writeFileSync(path.join('bench-profile', `${label}.cpuprofile`), JSON.stringify(profile));
+    },
+  };
+}
+
 async function main() {
   const started: { url: string; roundTrips: () => number; issuer?: Issuer } = process.argv[2] === 'floor' ? await floor() : await gateway();
-  process.on('message', (message: { type: string }) => {
-    if (message.type === 'stats') send({ type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb(), cpuMs: cpuMs() });
+  const profiler = process.env.BENCH_PROFILE && process.argv[2] === 'gateway' ? await measuredRunProfiler() : undefined;
+  process.on('message', async (message: { type: string; phase?: 'start' | 'end'; label?: string }) => {
+    if (message.type === 'stats') {
+      if (message.phase === 'end') await profiler?.stop(message.label!);
+      send({ type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb(), cpuMs: cpuMs() });
+      if (message.phase === 'start') await profiler?.start();
+    }
     if (message.type === 'stop') process.exit(0);
   });
   send({ type: 'ready', url: started.url, issuer: started.issuer, heapLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 1048576) });

@@ -10,7 +10,8 @@
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test) names a server where a scratch database
  * kalos_bench_<run> is created and dropped again; REDIS_URL (default redis://127.0.0.1:6379) is used under
  * a key prefix of this run only. BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_USERS (5000) size it;
- * BENCH_PROFILE=1 writes a CPU profile of the gateway (--cpu-prof) into ./bench-profile/; BENCH_NODE_OPTIONS
+ * BENCH_PROFILE=1 writes a CPU profile of the gateway's measured checkout and webhook runs (warm-ups left
+ * out) into ./bench-profile/; BENCH_NODE_OPTIONS
  * (say --max-old-space-size=1024) are Node options for both servers.
  */
 import { ChildProcess, fork } from 'node:child_process';
@@ -45,7 +46,8 @@ interface Stats {
 }
 interface Server {
   ready: Ready;
-  stats(): Promise<Stats>;
+  /** The server's counters at the start or the end of a measured run (`label`, for its profile). */
+  stats(phase: 'start' | 'end', label: string): Promise<Stats>;
   stop(): void;
 }
 
@@ -58,7 +60,6 @@ function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Pro
       ...(fromSource ? ['--import', 'tsx'] : []),
       // Both servers alike, e.g. the heap ceiling of the container they would run in (README, Benchmark).
       ...(process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean),
-      ...(process.env.BENCH_PROFILE && kind === 'gateway' ? ['--cpu-prof', '--cpu-prof-dir=bench-profile'] : []),
     ],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -75,11 +76,10 @@ function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Pro
     });
   return next<Ready>('ready').then((ready) => ({
     ready,
-    stats: () => {
-      child.send({ type: 'stats' });
+    stats: (phase, label) => {
+      child.send({ type: 'stats', phase, label });
       return next<Stats>('stats');
     },
-    // Asked to exit rather than killed, so a --cpu-prof profile (BENCH_PROFILE=1) gets written.
     stop: () => child.connected && child.send({ type: 'stop' }),
   }));
 }
@@ -108,11 +108,11 @@ async function drive(url: string, requests: autocannon.Request[], length: { seco
 }
 
 /** Runs a warm-up (by default a fifth of the run), then the measured load, and reads the statements the server sent meanwhile. */
-async function measure(server: Server, requests: () => autocannon.Request[], warmUp: { amount: number } | { seconds: number } = { seconds: Math.max(2, Math.round(SECONDS / 5)) }): Promise<Load & Stats> {
+async function measure(label: string, server: Server, requests: () => autocannon.Request[], warmUp: { amount: number } | { seconds: number } = { seconds: Math.max(2, Math.round(SECONDS / 5)) }): Promise<Load & Stats> {
   await drive(server.ready.url, requests(), warmUp);
-  const before = await server.stats();
+  const before = await server.stats('start', label);
   const load = await drive(server.ready.url, requests(), { seconds: SECONDS });
-  const after = await server.stats();
+  const after = await server.stats('end', label);
   const answered = Math.max(1, load.ok + load.non2xx);
   return {
     ...load,
@@ -206,7 +206,7 @@ async function main() {
     console.log(`${os.cpus().length} cores · ${CONNECTIONS} connections · ${SECONDS} s per run · PostgreSQL + Redis, risk and encryption on`);
     const floorServer = await startChild('floor', { DATABASE_URL: url.toString() });
     servers.push(floorServer);
-    const floor = await measure(floorServer, floorRequests);
+    const floor = await measure('floor', floorServer, floorRequests);
     floorServer.stop();
     const gateway = await startChild('gateway', {
       NODE_ENV: 'test', LOG_LEVEL: 'silent', DATA_DIR: dataDir, TRUST_PROXY: '1', DATABASE_URL: url.toString(), REDIS_URL,
@@ -219,8 +219,8 @@ async function main() {
     // The warm-up is every user's first checkout (it creates their data key), so the measured run is of
     // returning users; enough users that none trips the velocity rules, so it measures the paid path.
     const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => signAppToken(gateway.ready.issuer!, { sub: `bench-user-${i}` })));
-    const checkout = await measure(gateway, checkoutRequests(run, tokens, created, answers), { amount: tokens.length });
-    const webhook = await measure(gateway, webhookRequests(run, created));
+    const checkout = await measure('checkout', gateway, checkoutRequests(run, tokens, created, answers), { amount: tokens.length });
+    const webhook = await measure('webhook', gateway, webhookRequests(run, created));
     print(floor, [['checkout', checkout], ['webhook', webhook]]);
     // V8 lets the old generation grow to 4× what the last full GC kept when the limit is 2 GB or more, less below.
     console.log(`V8 heap limit: floor ${floorServer.ready.heapLimitMb} MB, gateway ${gateway.ready.heapLimitMb} MB (BENCH_NODE_OPTIONS: ${process.env.BENCH_NODE_OPTIONS || 'none'})`);
