@@ -10,6 +10,7 @@ import { RetentionIndexes1733600000001 } from './1733600000001-retention-indexes
 import { JobEngineSchema1733600000002 } from './1733600000002-job-engine-schema';
 import { UserRights1733700000000 } from './1733700000000-user-rights';
 import { PaymentFactsVersion1733800000000 } from './1733800000000-payment-facts-version';
+import { KeyLookupIndexes1733900000000 } from './1733900000000-key-lookup-indexes';
 
 /** Every migration, oldest first. Listed explicitly so the same classes run under node, tsx and jest. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   JobEngineSchema1733600000002,
   UserRights1733700000000,
   PaymentFactsVersion1733800000000,
+  KeyLookupIndexes1733900000000,
 ];

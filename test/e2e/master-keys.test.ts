@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createGateway } from '../../src/app/context';
+import { unconfiguredMasterKeyIds } from '../../src/privacy/vault';
 import { ConfigError, loadConfig } from '../../src/config';
 import { createTestDatabase, dropTestDatabase } from '../support/databases';
 import { seedEmbeddedDatabase } from '../support/embedded-template';
@@ -56,6 +57,22 @@ describe('master keys at start-up', () => {
       expect(order.status).toBe(200);
     } finally {
       await rotated.stop();
+    }
+  });
+
+  it('finds every stored master key id that is not configured, before, between and after the configured ones', async () => {
+    const gateway = await startTestGateway({ env: env(masterKey('k2025')) });
+    try {
+      const stored = ['k2024', 'k2025', 'k2025b', 'k2026', 'k2026'];
+      for (const [i, masterKeyId] of stored.entries()) {
+        await gateway.gateway.db.many('INSERT INTO subject_keys (id, subject_hash, master_key_id, wrapped_key) VALUES ($1, $1, $2, $3)', [
+          `sk_listed_${i}`, masterKeyId, 'not-a-real-wrapping',
+        ]);
+      }
+      const configured = { ids: ['k2025', 'k2026'] } as Parameters<typeof unconfiguredMasterKeyIds>[1];
+      expect(await unconfiguredMasterKeyIds(gateway.gateway.db, configured)).toEqual(['k2024', 'k2025b']);
+    } finally {
+      await gateway.stop();
     }
   });
 });
