@@ -1,7 +1,7 @@
-import { MigrationInterface, QueryRunner } from 'typeorm';
+import { indexMigration, IndexSpec } from './indexes';
 
 /** The age column of each table the retention sweep walks; the payments one exists already (status, updated_at). */
-const INDEXES = [
+const INDEXES: IndexSpec[] = [
   { name: 'webhook_events_received_idx', on: 'webhook_events (received_at)' },
   { name: 'payment_status_history_at_idx', on: 'payment_status_history (at)' },
   { name: 'risk_decisions_created_idx', on: 'risk_decisions (created_at)' },
@@ -14,14 +14,4 @@ const INDEXES = [
  * Each retention batch takes the oldest rows past a cutoff; without an index on the age column every batch
  * would scan the whole table, and a sweep over a large one would cost batches × table size.
  */
-export class RetentionIndexes1733600000001 implements MigrationInterface {
-  name = 'RetentionIndexes1733600000001';
-
-  async up(db: QueryRunner): Promise<void> {
-    for (const { name, on } of INDEXES) await db.query(`CREATE INDEX ${name} ON ${on}`);
-  }
-
-  async down(db: QueryRunner): Promise<void> {
-    for (const { name } of INDEXES) await db.query(`DROP INDEX IF EXISTS ${name}`);
-  }
-}
+export class RetentionIndexes1733600000001 extends indexMigration('RetentionIndexes1733600000001', INDEXES) {}

@@ -1,6 +1,6 @@
-import { MigrationInterface, QueryRunner } from 'typeorm';
+import { indexMigration, IndexSpec } from './indexes';
 
-const INDEXES = [
+const INDEXES: IndexSpec[] = [
   // Start-up asks which master keys wrap stored data keys (src/privacy/vault.ts): with this index it skips
   // from one key id to the next instead of reading every subject's row.
   { name: 'subject_keys_master_key_idx', on: 'subject_keys (master_key_id)' },
@@ -8,14 +8,4 @@ const INDEXES = [
   { name: 'staff_idempotency_keys_created_idx', on: 'staff_idempotency_keys (created_at)' },
 ];
 
-export class KeyLookupIndexes1733900000000 implements MigrationInterface {
-  name = 'KeyLookupIndexes1733900000000';
-
-  async up(db: QueryRunner): Promise<void> {
-    for (const { name, on } of INDEXES) await db.query(`CREATE INDEX ${name} ON ${on}`);
-  }
-
-  async down(db: QueryRunner): Promise<void> {
-    for (const { name } of INDEXES) await db.query(`DROP INDEX IF EXISTS ${name}`);
-  }
-}
+export class KeyLookupIndexes1733900000000 extends indexMigration('KeyLookupIndexes1733900000000', INDEXES) {}
