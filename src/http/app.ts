@@ -85,13 +85,11 @@ export function createApp(gateway: Gateway): Express {
   app.use(consoleRouter());
   // Webhooks are not limited per IP: providers send bursts from few addresses, and every one is verified.
   app.use(webhooksRouter(gateway.webhooks));
-  // A checkout spends its IP's point beside its risk counters, so its Redis work is one round trip.
-  app.post('/v1/checkouts', limits.deferIp);
   app.use('/v1', limits.byIp);
   app.use(requireJsonBody, express.json({ limit: '100kb', strict: true }), refuseCardData);
   app.use(staffRouter({ ...gateway, riskSettings: config.risk }));
   app.use(catalogRouter(gateway.catalog, authenticate));
-  app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate, requireUser, admit: limits.admit }));
+  app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate, requireUser, admitUser: limits.admitUser }));
   app.use(riskRouter({ ...gateway, stepUp: config.risk.stepUp, authenticate }));
   app.use(
     rightsRouter({
@@ -115,7 +113,6 @@ export function createApp(gateway: Gateway): Express {
     );
   }
   app.use(unknownRoute);
-  app.use(limits.settleOwedIp);
   app.use(errorHandler(gateway.logger));
   return app;
 }

@@ -40,21 +40,14 @@ export async function consume(limit: RateLimiterAbstract, key: string, refused?:
   }
 }
 
-/** The IP's point a deferred request still owes (`deferIp`): spent once, however often it is asked for. */
-const OWED_IP = 'owedIpPoint';
-type OwedPoint = () => Promise<void>;
-
 export function createRateLimits(options: RateLimitOptions) {
   const perIp = limiter(options.redis, `${options.keyPrefix}ip`, options.ipPerMinute);
   const perUser = limiter(options.redis, `${options.keyPrefix}user`, options.userPerMinute);
   const spendIp = (ip: string | undefined) => consume(perIp, options.hashKey('ip', ip ?? 'unknown'), () => options.onRefused?.('ip'));
   const spendUser = (userId: string) => consume(perUser, options.hashKey('user', userId), () => options.onRefused?.('user'));
-  const owedIp = (res: Response): OwedPoint | undefined => res.locals[OWED_IP];
-  const spendOwedIp = async (res: Response): Promise<void> => owedIp(res)?.();
   return {
-    /** Spends the IP's point before anything else, unless the route took it over (`deferIp`). */
-    byIp: async (req: Request, res: Response, next: NextFunction) => {
-      if (!owedIp(res)) await spendIp(req.ip);
+    byIp: async (req: Request, _res: Response, next: NextFunction) => {
+      await spendIp(req.ip);
       next();
     },
     /** Runs after authentication, so it counts the verified subject. */
@@ -63,28 +56,10 @@ export function createRateLimits(options: RateLimitOptions) {
       next();
     },
     /**
-     * For a route that spends the IP's point beside its own Redis work, so that both go out in one round
-     * trip (the checkout, with its risk counters): the point is left owing, for `admit` to spend, or for
-     * `settleOwedIp` when the request is refused before then.
+     * The user's budget, for a handler that spends it beside its own Redis work (one round trip) instead of
+     * through `byUser`. The IP's budget stays with `byIp`, before anything else: it is what holds off a flood
+     * of requests that never authenticate or never pass validation.
      */
-    deferIp: (req: Request, res: Response, next: NextFunction) => {
-      let spending: Promise<void> | undefined;
-      const owed: OwedPoint = () => (spending ??= spendIp(req.ip));
-      res.locals[OWED_IP] = owed;
-      next();
-    },
-    /** The request's IP point (if it owes one) and the user's, issued in the same tick as the caller's own Redis commands. */
-    admit: async (res: Response, userId: string): Promise<void> => {
-      await Promise.all([spendOwedIp(res), spendUser(userId)]);
-    },
-    /**
-     * An error handler: a request refused before it spent its owed point (no token, a malformed body) spends
-     * it now, so a flood of requests that never authenticate or never pass validation is still held to the
-     * IP's budget, and answered 429 once past it.
-     */
-    settleOwedIp: async (error: unknown, _req: Request, res: Response, next: NextFunction) => {
-      await spendOwedIp(res);
-      next(error);
-    },
+    admitUser: (userId: string): Promise<void> => spendUser(userId),
   };
 }

@@ -45,8 +45,8 @@ export interface CheckoutCommand {
   request: CheckoutRequest;
   ipAddress: string;
   /**
-   * The caller's rate limits (its IP's and its user's), spent alongside the risk counters rather than
-   * before them, so they share one Redis round trip. Throws (429) before anything is stored; the counters have counted the
+   * The caller's per-user rate limit, spent alongside the risk counters rather than before them, so they
+   * share one Redis round trip. Throws (429) before anything is stored; the counters have counted the
    * attempt all the same, as velocity should: a refused burst is still a burst.
    */
   admit?: () => Promise<void>;
@@ -113,7 +113,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
     const { item, money } = priceOf(request, provider);
     const id = newId('pay');
     const deviceHash = deps.vault.blindIndex.hash('device', request.device.id);
-    // Issued in the same tick, so the rate limits' Redis commands go out in one write with the counters'.
+    // Issued in the same tick, so the rate limit's Redis command goes out in one write with the counters'.
     const [assessment] = await Promise.all([
       deps.risk.assess(
         {

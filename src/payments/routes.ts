@@ -78,10 +78,9 @@ interface PaymentsRouterDeps {
   checkout: CheckoutService;
   /** Authentication and the per-user rate limit. */
   authenticate: RequestHandler[];
-  /** Authentication alone, for the checkout, which spends its rate limits itself (`admit`). */
+  /** Authentication alone, for the checkout, which spends the per-user rate limit itself (`admitUser`). */
   requireUser: RequestHandler;
-  /** Spends the request's IP and user budgets; a 429 when either is spent. */
-  admit: (res: Response, userId: string) => Promise<void>;
+  admitUser: (userId: string) => Promise<void>;
 }
 
 /** Stored error answers are replayed with the current request's id. */
@@ -97,7 +96,7 @@ export function paymentsRouter(deps: PaymentsRouterDeps): Router {
     const { 'Idempotency-Key': idempotencyKey } = parseInput(idempotencyHeaderSchema, { 'Idempotency-Key': req.get('idempotency-key') }, 'header');
     const request = parseInput(checkoutRequestSchema, req.body, 'body');
     const user = appUser(res);
-    const admit = () => deps.admit(res, user.id);
+    const admit = () => deps.admitUser(user.id);
     const stored = await deps.checkout.checkout({ user, idempotencyKey, request, ipAddress: req.ip ?? '', admit });
     if (stored.replayed) res.locals.idempotentReplay = true; // for the metrics (src/ops/instrument.ts)
     sendStored(res, stored);

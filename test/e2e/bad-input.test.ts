@@ -247,6 +247,18 @@ describe.each(limiterSetups)('checkout rate limits (%s)', (_name, options) => {
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429]);
   });
 
+  it('refuses a checkout from an address past its budget before any work: no statement, no point of the user spent', async () => {
+    for (const sub of ['busy-a', 'busy-b', 'busy-c', 'busy-d', 'busy-e']) expect((await checkoutFrom('192.0.2.47', await test.token(sub))).status).toBe(201);
+    const token = await test.token('behind-the-busy-nat');
+    const before = test.gateway.db.roundTrips.count;
+    expect((await checkoutFrom('192.0.2.47', token)).status).toBe(429);
+    expect(test.gateway.db.roundTrips.count - before).toBe(0);
+    // The user's own budget (3) is whole: three checkouts from another address go through.
+    const elsewhere = [];
+    for (let i = 0; i < 3; i++) elsewhere.push((await checkoutFrom(`192.0.2.${60 + i}`, token)).status);
+    expect(elsewhere).toEqual([201, 201, 201]);
+  });
+
   it("holds a flood of malformed checkouts to the IP's budget", async () => {
     const token = await test.token('checkout-malformed');
     const statuses: number[] = [];

@@ -46,7 +46,7 @@ describe.each(setups)('round trips on %s', (_name, options) => {
   });
 
   if (options.redis) {
-    it("a checkout makes one Redis write: the IP's and the user's limits with the three counter scripts", async () => {
+    it("a checkout makes two Redis writes: the IP's limit first, then the user's limit with the three counter scripts", async () => {
       const token = await aReturningUser();
       const stream = (test.gateway.redis as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
       const write = stream.write;
@@ -60,7 +60,7 @@ describe.each(setups)('round trips on %s', (_name, options) => {
       } finally {
         stream.write = write;
       }
-      expect(writes).toBe(1);
+      expect(writes).toBe(2);
     });
   }
 
