@@ -75,9 +75,11 @@ async function main() {
   const profiler = process.env.BENCH_PROFILE && process.argv[2] === 'gateway' ? await measuredRunProfiler() : undefined;
   process.on('message', async (message: { type: string; phase?: 'start' | 'end'; label?: string }) => {
     if (message.type === 'stats') {
-      if (message.phase === 'end') await profiler?.stop(message.label!);
-      send({ type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb(), cpuMs: cpuMs() });
+      // The counters are read before the profiler starts and before it stops: its own work stays out of them.
+      const stats: Reply = { type: 'stats', roundTrips: started.roundTrips(), peakRssMb: peakRssMb(), cpuMs: cpuMs() };
       if (message.phase === 'start') await profiler?.start();
+      send(stats);
+      if (message.phase === 'end') await profiler?.stop(message.label!);
     }
     if (message.type === 'stop') process.exit(0);
   });

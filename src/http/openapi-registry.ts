@@ -31,7 +31,7 @@ export const jsonContent = (schema: Parameters<typeof openapi.register>[1], desc
   content: { 'application/json': { schema } },
 });
 
-/** The error type each status carries (a 409 from idempotency is the one exception, see CODE_TYPES). */
+/** The error type each status carries (idempotency's 409 and 422 are the exceptions, see CODE_TYPES). */
 const STATUS_TYPES: Record<number, ErrorType> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
