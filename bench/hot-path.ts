@@ -11,8 +11,8 @@
  * kalos_bench_<run> is created and dropped again; REDIS_URL (default redis://127.0.0.1:6379) is used under
  * a key prefix of this run only. BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_USERS (5000) size it;
  * BENCH_PROFILE=1 writes a CPU profile of the gateway's measured checkout and webhook runs (warm-ups left
- * out) into ./bench-profile/; BENCH_NODE_OPTIONS
- * (say --max-old-space-size=1024) are Node options for both servers.
+ * out) into ./bench-profile/; BENCH_NODE_OPTIONS (say --max-old-space-size=1024) are Node options for both
+ * servers.
  */
 import { ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
