@@ -1,6 +1,5 @@
 import express, { Express, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
-import pinoHttp from 'pino-http';
 import type { Gateway } from '../app/context';
 import { catalogRouter } from '../catalog/routes';
 import { opsRouter } from '../ops/routes';
@@ -15,7 +14,7 @@ import { webhooksRouter } from '../webhooks/routes';
 import { requireAppUser } from './auth';
 import { errorHandler, unknownRoute } from './errors';
 import { refuseCardData, requireJsonBody } from './guards';
-import { requestLogSerializers } from './logger';
+import { requestLog } from './logger';
 import { bodyReadDeadline } from './deadlines';
 import { createRateLimits } from './rate-limit';
 import { requestId } from './request-id';
@@ -55,22 +54,7 @@ export function createApp(gateway: Gateway): Express {
   app.use(requestId);
   app.use(withRequestContext);
   app.use(bodyReadDeadline(config.http.bodyIdleTimeoutMs));
-  app.use(
-    pinoHttp({
-      logger: gateway.logger,
-      genReqId: (_req, res) => (res as Response).locals.requestId,
-      quietReqLogger: true,
-      serializers: requestLogSerializers,
-      // A 5xx line says which request and what status; pino-http's made-up "failed with status code"
-      // error would add a stack per request. The fault itself is logged where it is handled.
-      customErrorObject: (_req, _res, _error, { err: _err, ...rest }) => rest,
-      // Every 4xx/5xx line says which error the client got, and a line about a payment names it (observeAnswers notes both).
-      customProps: (_req, res) => {
-        const { errorCode, paymentId } = (res as Response).locals ?? {};
-        return { ...(errorCode ? { errorCode } : {}), ...(paymentId ? { paymentId } : {}) };
-      },
-    }),
-  );
+  app.use(requestLog(gateway.logger));
   // The default CSP, without upgrade-insecure-requests: the /docs page must load its own assets over
   // plain http too (a gateway behind a TLS-terminating proxy, or on a laptop).
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));

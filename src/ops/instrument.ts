@@ -126,8 +126,8 @@ interface Answer {
 const IDEMPOTENCY_CONFLICTS: Record<string, string> = { idempotency_key_reused: 'key_reused', idempotency_key_in_use: 'key_in_use' };
 
 /**
- * Reads each JSON answer on its way out: the error code (for the request's log line, see customProps in
- * app.ts) and the payment it is about (for the log lines that follow); and counts checkouts by outcome.
+ * Reads each JSON answer on its way out: the error code (for the request's log line, see requestLog in
+ * http/logger.ts) and the payment it is about (for the log lines that follow); and counts checkouts by outcome.
  */
 export function observeAnswers(metrics: Metrics, providers: ProviderRegistry) {
   return (req: Request, res: Response, next: NextFunction) => {

@@ -25,6 +25,8 @@ describe('a failed query in the logs', () => {
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatchObject({ requestId: res.body.error.request_id, err: { type: 'DatabaseError', code: '23514' } });
       expect(Object.keys(errors[0].err!).sort()).toEqual(['code', 'stack', 'type']);
+      // The request's own line says which request failed, at info: the error line above is the one alert.
+      expect(written.map((line) => JSON.parse(line) as LogLine & { errorCode?: string }).find((line) => line.msg === 'request errored')).toMatchObject({ level: 30, requestId: res.body.error.request_id, errorCode: 'internal_error' });
 
       const text = written.join('\n');
       for (const secret of [test.gateway.vault.userHash('logged-player'), 'INSERT INTO', 'parameters', 'no_gems_today', 'logged-player']) {

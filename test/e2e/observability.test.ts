@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { aDevice, checkout, newKey, startTestGateway, TestGateway } from '../support/gateway';
 
 /** What an operator sees: Prometheus series for the money paths, and log lines that say what happened. */
@@ -65,6 +66,26 @@ describe('metrics and logs', () => {
     ]);
     expect(requests.filter((line) => line.req.path === '/v1/checkouts').map((line) => line.paymentId)).toEqual([paymentId, paymentId, undefined]);
     expect(lines().every((line) => typeof line.instance === 'string' && line.instance.includes(':'))).toBe(true);
+  });
+
+  it('writes one line per request: its id, method, path, status and time, and nothing else', () => {
+    const created = lines().find((line) => line.req?.path === '/v1/checkouts' && line.res?.statusCode === 201);
+    expect(Object.keys(created!).sort()).toEqual(['instance', 'level', 'msg', 'paymentId', 'req', 'requestId', 'res', 'responseTime', 'service', 'time']);
+    expect(created).toMatchObject({ level: 30, msg: 'request completed', paymentId, req: { id: created!.requestId, method: 'POST' }, res: { statusCode: 201 } });
+    expect(Object.keys(created!.req).sort()).toEqual(['id', 'method', 'path']);
+    expect(created!.responseTime).toEqual(expect.any(Number));
+  });
+
+  it('logs a request whose client left before its body arrived as aborted', async () => {
+    const before = test.logs.length;
+    const socket = net.connect(Number(new URL(test.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /v1/checkouts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sku":');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    const aborted = () => test.logs.slice(before).map((line) => JSON.parse(line) as Record<string, any>).find((line) => line.msg === 'request aborted');
+    for (let i = 0; i < 50 && !aborted(); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(aborted()).toMatchObject({ level: 30, req: { method: 'POST', path: '/v1/checkouts' } });
   });
 
   it('names the request and the payment on the webhook’s own lines', () => {
