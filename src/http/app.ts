@@ -18,7 +18,7 @@ import { requestLog } from './logger';
 import { bodyReadDeadline } from './deadlines';
 import { createRateLimits } from './rate-limit';
 import { requestId } from './request-id';
-import { ROUTING } from './router';
+import { mountRoutes, ROUTING } from './router';
 import { observeAnswers } from '../ops/instrument';
 import { withRequestContext } from '../ops/request-context';
 
@@ -65,35 +65,39 @@ export function createApp(gateway: Gateway): Express {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
-  app.use(opsRouter({ db: gateway.db, metrics: gateway.metrics }));
-  app.use(consoleRouter());
+  app.use(mountRoutes(opsRouter({ db: gateway.db, metrics: gateway.metrics })));
+  app.use(mountRoutes(consoleRouter()));
   // Webhooks are not limited per IP: providers send bursts from few addresses, and every one is verified.
-  app.use(webhooksRouter(gateway.webhooks));
+  app.use(mountRoutes(webhooksRouter(gateway.webhooks)));
   app.use('/v1', limits.byIp);
   app.use(requireJsonBody, express.json({ limit: '100kb', strict: true }), refuseCardData);
-  app.use(staffRouter({ ...gateway, riskSettings: config.risk }));
-  app.use(catalogRouter(gateway.catalog, authenticate));
-  app.use(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate, requireUser, admitUser: limits.admitUser }));
-  app.use(riskRouter({ ...gateway, stepUp: config.risk.stepUp, authenticate }));
+  app.use(mountRoutes(staffRouter({ ...gateway, riskSettings: config.risk })));
+  app.use(mountRoutes(catalogRouter(gateway.catalog, authenticate)));
+  app.use(mountRoutes(paymentsRouter({ db: gateway.db, vault: gateway.vault, checkout: gateway.checkout, authenticate, requireUser, admitUser: limits.admitUser })));
+  app.use(mountRoutes(riskRouter({ ...gateway, stepUp: config.risk.stepUp, authenticate })));
   app.use(
-    rightsRouter({
-      ...gateway,
-      ...erasureDepsOf(gateway),
-      identity: gateway.rightsIdentity,
-      policyVersion: config.rights.policyVersion,
-      exportBatchSize: config.rights.exportBatchSize,
-      authenticate,
-    }),
+    mountRoutes(
+      rightsRouter({
+        ...gateway,
+        ...erasureDepsOf(gateway),
+        identity: gateway.rightsIdentity,
+        policyVersion: config.rights.policyVersion,
+        exportBatchSize: config.rights.exportBatchSize,
+        authenticate,
+      }),
+    ),
   );
   if (gateway.providers.get('sandbox') && gateway.keys.sandboxWebhookSecret) {
     app.use(
-      sandboxRouter({
-        db: gateway.db,
-        vault: gateway.vault,
-        webhookSecret: gateway.keys.sandboxWebhookSecret,
-        webhookUrl: () => config.sandbox.webhookUrl ?? `${gateway.selfUrl}/v1/webhooks/sandbox`,
-        authenticate,
-      }),
+      mountRoutes(
+        sandboxRouter({
+          db: gateway.db,
+          vault: gateway.vault,
+          webhookSecret: gateway.keys.sandboxWebhookSecret,
+          webhookUrl: () => config.sandbox.webhookUrl ?? `${gateway.selfUrl}/v1/webhooks/sandbox`,
+          authenticate,
+        }),
+      ),
     );
   }
   app.use(unknownRoute);
