@@ -105,6 +105,8 @@ export async function claimKeyAndCreatePayment(
  * Stores the provider's session with the payment and the checkout's answer with its key, in one
  * statement. Undefined when the payment was not waiting for a session any more (it has one, or was
  * canceled): nothing was written. `answered` is false when another request took the key over meanwhile.
+ * The row is not read back: the statement writes only what the caller hands it, and the answer already
+ * shows the payment as it leaves it.
  */
 export async function storeSessionAndAnswer(
   sql: Sql,
@@ -112,23 +114,20 @@ export async function storeSessionAndAnswer(
   lease: Lease,
   session: { paymentId: string; providerRef: string; nextAction: NextAction | null; updatedAt: Date },
   response: StoredResponse,
-): Promise<{ row: PaymentRow; answered: boolean } | undefined> {
-  const row = await sql.one<PaymentRow & { answered: boolean }>(
+): Promise<{ answered: boolean } | undefined> {
+  return sql.one<{ answered: boolean }>(
     `WITH session AS (
         UPDATE payments SET provider_ref = $2, next_action = $3, updated_at = $4
-         WHERE id = $1 AND provider_ref IS NULL AND status NOT IN ('canceled', 'blocked') RETURNING ${PAYMENT_COLUMNS}
+         WHERE id = $1 AND provider_ref IS NULL AND status NOT IN ('canceled', 'blocked') RETURNING id
       ), answer AS (
         UPDATE idempotency_keys SET response_status = $8, response_body = $9, locked_until = NULL
          WHERE user_hash = $5 AND key_hash = $6 AND lease_id = $7 AND response_status IS NULL AND EXISTS (SELECT 1 FROM session)
          RETURNING key_hash
       )
-      SELECT session.*, EXISTS (SELECT 1 FROM answer) AS answered FROM session`,
+      SELECT EXISTS (SELECT 1 FROM answer) AS answered FROM session`,
     [
       session.paymentId, session.providerRef, JSON.stringify(session.nextAction), session.updatedAt,
       scope.userHash, scope.keyHash, lease, response.status, JSON.stringify(response.body),
     ],
   );
-  if (!row) return undefined;
-  const { answered, ...payment } = row;
-  return { row: payment, answered };
 }

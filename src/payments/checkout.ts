@@ -273,11 +273,12 @@ export function createCheckoutService(deps: CheckoutDeps) {
       const storeWithAnswer: SessionStore = async (current, session) => {
         // The answer shows the payment as the statement leaves it, so its time is set here rather than by the server.
         const updatedAt = new Date(Math.max(Date.now(), current.createdAt.getTime()));
-        const response = { status: 201, body: paymentView({ ...current, providerRef: session.providerRef, nextAction: session.nextAction, updatedAt }) };
-        const stored = await storeSessionAndAnswer(deps.db, scope, lease, { paymentId: current.id, ...session, updatedAt }, response);
-        if (!stored) return undefined;
-        storedWithSession = { response, answered: stored.answered };
-        return toPayment(stored.row);
+        const stored: Payment = { ...current, providerRef: session.providerRef, nextAction: session.nextAction, updatedAt };
+        const response = { status: 201, body: paymentView(stored) };
+        const written = await storeSessionAndAnswer(deps.db, scope, lease, { paymentId: current.id, ...session, updatedAt }, response);
+        if (!written) return undefined;
+        storedWithSession = { response, answered: written.answered };
+        return stored;
       };
       let response: StoredResponse;
       try {
