@@ -34,6 +34,23 @@ export function normaliseForCardCheck(text: string): string {
   return text.normalize('NFKC').replace(OTHER_SCRIPT_DIGIT, digitValue);
 }
 
+const SHORTEST_CARD_NUMBER = 13;
+
+/**
+ * True for ASCII text with fewer than 13 digits, which cannot hold a card number: NFKC leaves ASCII as it
+ * is and it has no digits of other scripts, so its digits can be counted as they stand. Nearly every value
+ * a request carries is such text, and is spared the normalisation and the pattern scan.
+ */
+function plainlyNoCardNumber(text: string): boolean {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return false;
+    if (code >= 0x30 && code <= 0x39 && ++digits >= SHORTEST_CARD_NUMBER) return false;
+  }
+  return true;
+}
+
 function passesLuhn(digits: string): boolean {
   let sum = 0;
   for (let i = 0; i < digits.length; i++) {
@@ -58,7 +75,7 @@ function holdsCardNumber(run: string): boolean {
     let digits = '';
     for (let last = first; last < groups.length && digits.length < 19; last++) {
       digits += groups[last];
-      if (digits.length >= 13 && digits.length <= 19 && passesLuhn(digits)) return true;
+      if (digits.length >= SHORTEST_CARD_NUMBER && digits.length <= 19 && passesLuhn(digits)) return true;
     }
   }
   return false;
@@ -66,6 +83,7 @@ function holdsCardNumber(run: string): boolean {
 
 /** Replaces card numbers in free text (a logged path, an error message) with a mask, leaving other digits alone. */
 export function maskCardNumbers(text: string): string {
+  if (plainlyNoCardNumber(text)) return text;
   return normaliseForCardCheck(text).replace(DIGIT_RUN, (run) => (holdsCardNumber(run) ? '[card number removed]' : run));
 }
 
@@ -75,6 +93,7 @@ export function maskCardNumbers(text: string): string {
  * path from the card check.
  */
 export function decodePath(rawPath: string): string {
+  if (!rawPath.includes('%') && /^[\x00-\x7f]*$/.test(rawPath)) return rawPath;
   const bytes: number[] = [];
   for (let i = 0; i < rawPath.length; i++) {
     const escape = rawPath[i] === '%' ? /^[0-9A-Fa-f]{2}$/.exec(rawPath.slice(i + 1, i + 3)) : null;
@@ -104,6 +123,7 @@ export function nestsDeeperThan(value: unknown, limit: number): boolean {
 }
 
 export function looksLikeCardNumber(text: string): boolean {
+  if (plainlyNoCardNumber(text)) return false;
   for (const match of normaliseForCardCheck(text).matchAll(DIGIT_RUN)) {
     if (holdsCardNumber(match[0])) return true;
   }
@@ -122,6 +142,7 @@ const ALPHANUMERIC = /[\p{L}\p{N}]/u;
  * or a run set off by separators) is still refused.
  */
 export function deviceIdHoldsCardNumber(id: string): boolean {
+  if (plainlyNoCardNumber(id)) return false;
   const text = normaliseForCardCheck(id);
   if (IMEI.test(text) && passesLuhn(text)) return false;
   for (const match of text.matchAll(DIGIT_RUN)) {

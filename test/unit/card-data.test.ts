@@ -54,6 +54,17 @@ describe('a card number in a string', () => {
     expect(looksLikeCardNumber(text)).toBe(false);
   });
 
+  // ASCII text with under 13 digits is passed without normalising; one non-ASCII digit or separator
+  // must send it down the whole check.
+  test.each([
+    ['twelve ASCII digits and a full-width one', '422222222222２'],
+    ['twelve ASCII digits and an Arabic-Indic one', '422222222222٢'],
+    ['twelve ASCII digits and a mathematical bold one', '422222222222𝟐'],
+  ])('is found with fewer than 13 ASCII digits: %s', (_case, text) => {
+    expect(looksLikeCardNumber(text)).toBe(true);
+    expect(maskCardNumbers(text)).toBe('[card number removed]');
+  });
+
   test('is found when the expiry follows it after a single space', () => {
     expect(looksLikeCardNumber('4242 4242 4242 4242 12/28 123')).toBe(true);
   });
@@ -125,6 +136,7 @@ describe('echoes of the request', () => {
   test('decodePath decodes every valid escape and survives malformed ones', () => {
     expect(decodePath('/v1/orders/4111%201111%201111%201111%ZZ')).toBe('/v1/orders/4111 1111 1111 1111%ZZ');
     expect(decodePath('/%E4%BD%A0%E5%A5%BD/%FF')).toBe('/你好/\ufffd');
+    expect(decodePath('/v1/orders/pay_1')).toBe('/v1/orders/pay_1');
   });
 
   test('maskCardNumbers removes a card number however it is spelled, and leaves other digits', () => {
