@@ -16,11 +16,14 @@ export function exactRouter(): Router {
  * route (`/v1/orders/` of `/v1/orders/:id`). Express asks every mounted router about every request, and a
  * router tries its routes one pattern at a time, so a checkout was tried against some thirty routes before
  * its own. Heads are read from the router as it is mounted, so a route needs nothing here, but one added
- * after mounting is never asked about. A router holding anything but routes is asked about every request.
+ * after mounting is never asked about. A router holding anything but routes, a case-insensitive one (see
+ * exactRouter) and one with an escaped character in a route are asked about every request.
  */
 export function mountRoutes(router: Router): RequestHandler {
   const paths = router.stack.map((layer) => layer.route?.path);
-  if (paths.some((path) => typeof path !== 'string')) return router;
+  // The heads are compared as they are spelled: so only for a case-sensitive router of plain route paths.
+  const caseSensitive = (router as { caseSensitive?: boolean }).caseSensitive === true;
+  if (!caseSensitive || paths.some((path) => typeof path !== 'string' || path.includes('\\'))) return router;
   const heads = [...new Set(paths.map((path) => path!.split(/[:*{(]/)[0]))];
   return (req: Request, res: Response, next: NextFunction) => (heads.some((head) => req.path.startsWith(head)) ? router(req, res, next) : next());
 }

@@ -1,4 +1,4 @@
-import express from 'express';
+import express, { Router } from 'express';
 import supertest from 'supertest';
 import { exactRouter, mountRoutes } from '../../src/http/router';
 
@@ -37,6 +37,15 @@ describe('mountRoutes', () => {
     // A path under a route's head is the router's to refuse: strict routing still tells /v1/orders/ apart.
     expect((await http.get('/v1/orders/')).body).toEqual({ fellThrough: true });
     expect(asked).toHaveBeenCalledTimes(1);
+  });
+
+  it('asks a case-insensitive router, and one with an escaped character in a route, about every request', async () => {
+    const lenient = Router({ strict: true });
+    lenient.get('/v1/orders', (_req, res) => res.json({ route: 'list' }));
+    expect((await supertest(appWith(lenient)).get('/V1/ORDERS')).body).toEqual({ route: 'list' });
+    const escaped = exactRouter();
+    escaped.get('/v1/a\\:b', (_req, res) => res.json({ route: 'escaped' }));
+    expect((await supertest(appWith(escaped)).get('/v1/a:b')).body).toEqual({ route: 'escaped' });
   });
 
   it('asks a router that holds middleware about every request', async () => {
