@@ -40,6 +40,8 @@ export function loggablePath(rawPath: string): string {
 export function errorForLog(error: unknown, depth = 0): Record<string, unknown> | undefined {
   if (error === null || typeof error !== 'object') return error === undefined ? undefined : { type: typeof error };
   const shape = error as { type?: unknown; name?: unknown; code?: unknown; stack?: unknown; cause?: unknown };
+  // A `type` string names an error better than its class where a library sets one (body-parser's
+  // `entity.too.large`, Stripe's `StripeInvalidRequestError`).
   const type = typeof shape.type === 'string' ? shape.type : error.constructor?.name && error.constructor.name !== 'Object' ? error.constructor.name : String(shape.name ?? 'Error');
   const code = sqlState(error) ?? (typeof shape.code === 'string' || typeof shape.code === 'number' ? String(shape.code) : undefined);
   const frames = typeof shape.stack === 'string' ? shape.stack.split('\n').filter((line) => /^\s+at /.test(line)).map((line) => line.trim()) : [];
@@ -49,6 +51,15 @@ export function errorForLog(error: unknown, depth = 0): Record<string, unknown> 
     ...(frames.length > 0 ? { stack: frames.join('\n') } : {}),
     ...(shape.cause !== undefined && depth < 3 ? { cause: errorForLog(shape.cause, depth + 1) } : {}),
   };
+}
+
+/**
+ * The path of a request target, without its query: an absolute-form target (`GET http://user:pass@host/x`,
+ * which Node accepts) keeps only its path, so no credentials or host in it reach a log line.
+ */
+function pathOf(target: string): string {
+  if (target.startsWith('/')) return target.split('?')[0];
+  return URL.canParse(target) ? new URL(target).pathname : '';
 }
 
 /**
@@ -62,23 +73,24 @@ export function errorForLog(error: unknown, depth = 0): Record<string, unknown> 
 export function requestLog(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = Date.now();
-    const done = () => {
-      res.off('finish', done).off('close', done);
+    const done = (failure?: Error) => {
+      res.off('finish', done).off('close', done).off('error', done);
       const { requestId, errorCode, paymentId } = res.locals as { requestId: string; errorCode?: string; paymentId?: string };
       const answered = res.writableEnded && !req.readableAborted;
       logger.info(
         {
           requestId,
           ...(paymentId ? { paymentId } : {}),
-          req: { id: requestId, method: req.method, path: loggablePath(req.originalUrl.split('?')[0]) },
+          req: { id: requestId, method: req.method, path: loggablePath(pathOf(req.originalUrl)) },
           res: { statusCode: res.statusCode },
           responseTime: Date.now() - started,
           ...(errorCode ? { errorCode } : {}),
         },
-        !answered ? 'request aborted' : res.statusCode >= 500 ? 'request errored' : 'request completed',
+        failure || res.statusCode >= 500 ? 'request errored' : !answered ? 'request aborted' : 'request completed',
       );
     };
-    res.on('finish', done).on('close', done);
+    // An 'error' on the response (a write after its end) would crash the process with no listener.
+    res.on('finish', done).on('close', done).on('error', done);
     next();
   };
 }

@@ -27,6 +27,13 @@ describe('metrics and logs', () => {
   afterAll(() => test.stop());
 
   const lines = () => test.logs.map((line) => JSON.parse(line) as Record<string, any>);
+  /** Sends `request` as written, for request lines supertest would not send; resolves with the whole answer. */
+  const rawRequest = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(test.url).port), '127.0.0.1', () => socket.end(request));
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk)).on('end', () => resolve(answer)).on('error', reject);
+    });
   const series = (name: string, labels: string) => {
     const match = new RegExp(`^${name}\\{${labels.replace(/[{}()|[\]\\.+*?^$]/g, '\\$&')}\\} (\\S+)$`, 'm').exec(metrics);
     return match ? Number(match[1]) : undefined;
@@ -74,6 +81,15 @@ describe('metrics and logs', () => {
     expect(created).toMatchObject({ level: 30, msg: 'request completed', paymentId, req: { id: created!.requestId, method: 'POST' }, res: { statusCode: 201 } });
     expect(Object.keys(created!.req).sort()).toEqual(['id', 'method', 'path']);
     expect(created!.responseTime).toEqual(expect.any(Number));
+  });
+
+  it('logs only the path of an absolute-form request target, never its credentials or host', async () => {
+    const before = test.logs.length;
+    const answer = await rawRequest('GET http://ops:hunter2@internal.example/healthz?probe=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1.1 200/);
+    const line = test.logs.slice(before).map((text) => JSON.parse(text) as Record<string, any>).find((entry) => entry.msg === 'request completed');
+    expect(line?.req).toMatchObject({ method: 'GET', path: '/healthz' });
+    expect(test.logs.slice(before).join('\n')).not.toMatch(/hunter2|internal\.example|probe/);
   });
 
   it('logs a request whose client left before its body arrived as aborted', async () => {
