@@ -67,7 +67,7 @@ function pathOf(target: string): string {
  * time, and from `res.locals` the error code of a 4xx/5xx and the payment the answer was about. No query
  * string, no headers (User-Agent names the device model, forwarding headers the client's address), and card
  * numbers masked even in the path. Always at info: the fault behind a 5xx is logged, once, where it is
- * handled. Written on the gateway's own logger: pino-http built two child loggers per request that nothing
+ * handled. Written on the gateway's own logger: pino-http built three child loggers per request that nothing
  * read, a twentieth of a checkout's CPU (npm run bench, BENCH_PROFILE=1).
  */
 export function requestLog(logger: Logger) {
