@@ -15,6 +15,8 @@ import { randomBytes } from 'node:crypto';
 
 const HISTORY = Number(process.env.BENCH_COUNTER_EVENTS ?? 200_000);
 const DECISIONS = 200;
+/** Decisions for a user with no history first: the engine's cold start (JIT, the rules' first run) is not the heavy user's. */
+const WARM_UP = 20;
 const IN_FLIGHT = 200;
 
 /** The blocklist read answered from memory: this line measures the counters and the rules, not PostgreSQL. */
@@ -37,27 +39,31 @@ async function fill(counters: RiskCounters, start: number): Promise<void> {
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
 }
 
-async function decisions(counters: RiskCounters, at: number): Promise<{ p50: number; max: number; userDay: number }> {
+async function decisions(counters: RiskCounters, at: number): Promise<{ p50: number; p99: number; max: number; userDay: number }> {
   const hasher = new BlindIndex(randomBytes(32));
   const engine = new DefaultRiskEngine({ settings: riskSettingsSchema.parse({}), hasher, counters });
-  const times: number[] = [];
-  let userDay = 0;
-  for (let i = 0; i < DECISIONS; i += 1) {
-    const started = performance.now();
-    const assessment = await engine.assess(
+  const decide = (user: string, i: number) =>
+    engine.assess(
       {
-        paymentId: `pay_heavy${i}`, attemptId: `decide-${i}`, userId: 'heavy', userHash: 'heavy-user', ipAddress: '114.114.114.114',
-        device: { id: 'd', hash: 'heavy-device', model: 'Pixel 8', os: 'Android', osVersion: '15', emulator: false, rooted: false },
+        paymentId: `pay_${user}${i}`, attemptId: `${user}-decide-${i}`, userId: user, userHash: `${user}-user`, ipAddress: '114.114.114.114',
+        device: { id: 'd', hash: `${user}-device`, model: 'Pixel 8', os: 'Android', osVersion: '15', emulator: false, rooted: false },
         claims: { minor: false, guardianConsent: false, country: 'CN' }, money: { amount: 600, currency: 'CNY' }, sku: 'gems_600', quantity: 1,
         provider: 'sandbox', now: new Date(at + i),
       },
       noLists,
     );
+  for (let i = 0; i < WARM_UP; i += 1) await decide('fresh', i);
+  const times: number[] = [];
+  let userDay = 0;
+  for (let i = 0; i < DECISIONS; i += 1) {
+    const started = performance.now();
+    const assessment = await decide('heavy', i);
     times.push(performance.now() - started);
     userDay = (assessment.journal as { features: { velocity: { user_24h: number } } }).features.velocity.user_24h;
   }
   times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(times.length / 2)], max: times[times.length - 1], userDay };
+  const quantile = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+  return { p50: quantile(0.5), p99: quantile(0.99), max: times[times.length - 1], userDay };
 }
 
 export async function countersLine(redisUrl: string, prefix: string): Promise<string> {
@@ -73,7 +79,7 @@ export async function countersLine(redisUrl: string, prefix: string): Promise<st
     const onRedis = await decisions(shared, now);
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
-    const figure = (r: typeof inProcess) => `p50 ${r.p50.toFixed(2)} ms, max ${r.max.toFixed(2)} ms (user_24h = ${r.userDay})`;
+    const figure = (r: typeof inProcess) => `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms (user_24h = ${r.userDay})`;
     return `counters: one user with ${HISTORY} events in 24 h decides in: in-process ${figure(inProcess)} · Redis ${figure(onRedis)} · goal ≤ 5 ms`;
   } finally {
     redis.disconnect();
