@@ -11,8 +11,9 @@
  * kalos_bench_<run> is created and dropped again; REDIS_URL (default redis://127.0.0.1:6379) is used under
  * a key prefix of this run only. BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_USERS (5000) size it;
  * BENCH_PROFILE=1 writes a CPU profile of the gateway's measured checkout and webhook runs (warm-ups left
- * out) into ./bench-profile/; BENCH_NODE_OPTIONS (say --max-old-space-size=1024) are Node options for both
- * servers.
+ * out) into ./bench-profile/. Both servers run with the Node options the image runs the gateway with (the
+ * Dockerfile's NODE_OPTIONS), so the figures are those of what ships; BENCH_NODE_OPTIONS (space-separated,
+ * empty for none) replaces them.
  */
 import { ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,6 +34,15 @@ const USERS = Number(process.env.BENCH_USERS ?? 5000);
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const WEBHOOK_SECRET = randomBytes(24).toString('hex');
+const REPO_ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '..' : '../..');
+
+/** The image's NODE_OPTIONS (its heap sizing: README, Memory), read from the Dockerfile so the two cannot drift apart. */
+function imageNodeOptions(): string {
+  const found = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(fs.readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+  if (!found) throw new Error('The Dockerfile no longer sets NODE_OPTIONS on a line of its own: update bench/hot-path.ts');
+  return found[1];
+}
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? imageNodeOptions();
 
 interface Ready {
   url: string;
@@ -58,8 +68,8 @@ function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Pro
   const child: ChildProcess = fork(path.join(__dirname, fromSource ? 'hot-path-server.ts' : 'hot-path-server.js'), [kind], {
     execArgv: [
       ...(fromSource ? ['--import', 'tsx'] : []),
-      // Both servers alike, e.g. the heap ceiling of the container they would run in (README, Benchmark).
-      ...(process.env.BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean),
+      // Both servers alike: the image's heap sizing, or what BENCH_NODE_OPTIONS says instead (README, Benchmark).
+      ...NODE_OPTIONS.split(' ').filter(Boolean),
     ],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -203,7 +213,7 @@ async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kalos-bench-'));
   const servers: Server[] = [];
   try {
-    console.log(`${os.cpus().length} cores · ${CONNECTIONS} connections · ${SECONDS} s per run · PostgreSQL + Redis, risk and encryption on`);
+    console.log(`Node ${process.version} · ${os.cpus().length} cores · ${CONNECTIONS} connections · ${SECONDS} s per run · PostgreSQL + Redis, risk and encryption on`);
     const floorServer = await startChild('floor', { DATABASE_URL: url.toString() });
     servers.push(floorServer);
     const floor = await measure('floor', floorServer, floorRequests);
@@ -223,7 +233,8 @@ async function main() {
     const webhook = await measure('webhook', gateway, webhookRequests(run, created));
     print(floor, [['checkout', checkout], ['webhook', webhook]]);
     // V8 lets the old generation grow to 4× what the last full GC kept when the limit is 2 GB or more, less below.
-    console.log(`V8 heap limit: floor ${floorServer.ready.heapLimitMb} MB, gateway ${gateway.ready.heapLimitMb} MB (BENCH_NODE_OPTIONS: ${process.env.BENCH_NODE_OPTIONS || 'none'})`);
+    const options = process.env.BENCH_NODE_OPTIONS === undefined ? `the image's: ${NODE_OPTIONS}` : `BENCH_NODE_OPTIONS: ${NODE_OPTIONS || 'none'}`;
+    console.log(`V8 heap limit: floor ${floorServer.ready.heapLimitMb} MB, gateway ${gateway.ready.heapLimitMb} MB (Node options ${options})`);
     console.log(`checkout answers (warm-up included): ${[...answers].map(([outcome, count]) => `${count} ${outcome}`).join(', ')}`);
     console.log(await countersLine(REDIS_URL, `kp:bench:${run}:counters:`));
   } finally {
