@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, KeyObject, randomBytes } from 'node:crypto';
 import type { Sql } from '../db/database';
 import { newId } from '../shared/ids';
 import { BlindIndex, MasterKeyring, openAesGcm, sealAesGcm } from './keyring';
 
 interface DataKey {
   id: string;
-  key: Buffer;
+  key: KeyObject;
 }
 
 /**
@@ -98,7 +98,7 @@ export class PersonalDataVault {
        ON CONFLICT (subject_hash) DO NOTHING RETURNING id`,
       [newId('dk'), userHash, masterKeyId, wrapped],
     );
-    if (created) return this.remember(userHash, { id: created.id, key });
+    if (created) return this.remember(userHash, { id: created.id, key: createSecretKey(key) });
     // Another request created it first (the insert waited for it to commit): read the committed key.
     const stored = await this.existingDataKey(sql, userHash, { cached: false });
     if (!stored) throw new Error('Subject key vanished right after it was created');
@@ -123,7 +123,7 @@ export class PersonalDataVault {
     if (!row) return undefined;
     // The unwrapped key is reused when the stored row names the same key.
     if (fresh?.id === row.id) return fresh;
-    return this.remember(userHash, { id: row.id, key: this.keyring.unwrap(row.master_key_id, row.wrapped_key, userHash) });
+    return this.remember(userHash, { id: row.id, key: createSecretKey(this.keyring.unwrap(row.master_key_id, row.wrapped_key, userHash)) });
   }
 }
 

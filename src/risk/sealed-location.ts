@@ -1,3 +1,4 @@
+import { createSecretKey, KeyObject } from 'node:crypto';
 import { openAesGcm, sealAesGcm } from '../privacy/keyring';
 import type { Point } from './geo';
 
@@ -16,7 +17,11 @@ const coarsen = (degrees: number) => Math.round(degrees * 100) / 100;
  * opening happen in the engine, around the counters' single round trip.
  */
 export class LocationSeal {
-  constructor(private readonly key: Buffer) {}
+  private readonly key: KeyObject;
+
+  constructor(key: Buffer) {
+    this.key = createSecretKey(key);
+  }
 
   seal(userKey: string, location: Point, at: number): string {
     return sealAesGcm(this.key, Buffer.from(`${coarsen(location.lat)},${coarsen(location.lon)},${at}`, 'utf8'), userKey);

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, KeyObject } from 'node:crypto';
 import type { Sql } from '../db/database';
 import type { PersonalDataVault } from '../privacy/vault';
 import { ApiError, notFound } from '../shared/errors';
@@ -12,7 +12,12 @@ export const PSEUDONYM_KEY_LABEL = 'ops-pseudonym-v1';
  * database's blind indexes, without the key.
  */
 export class Pseudonyms {
-  constructor(private readonly key: Buffer) {}
+  /** A KeyObject: a list of payments derives three pseudonyms per row (see src/privacy/keyring.ts on Buffer keys). */
+  private readonly key: KeyObject;
+
+  constructor(key: Buffer) {
+    this.key = createSecretKey(key);
+  }
 
   of(kind: 'usr' | 'dev' | 'ip', value: string): string {
     return `${kind}_${createHmac('sha256', this.key).update(`${kind}\u0000${value}`).digest('base64url').slice(0, 12)}`;

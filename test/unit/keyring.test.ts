@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
 import { BlindIndex, MasterKey, MasterKeyring, openAesGcm, parseMasterKeys, sealAesGcm } from '../../src/privacy/keyring';
 
 const masterKey = (id: string): MasterKey => ({ id, key: randomBytes(32) });
@@ -11,8 +11,18 @@ function flipByte(sealed: string, index: number): string {
 }
 
 describe('AES-256-GCM sealing', () => {
-  const key = randomBytes(32);
+  const keyBytes = randomBytes(32);
+  const key = createSecretKey(keyBytes);
   const plaintext = Buffer.from('device dev_4f1c2a, 北京', 'utf8');
+
+  test('writes iv, tag and ciphertext as before keys were KeyObjects, so stored values stay readable', () => {
+    const raw = Buffer.from(sealAesGcm(key, plaintext, 'col'), 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', keyBytes, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from('col', 'utf8'));
+    decipher.setAuthTag(raw.subarray(12, 28));
+
+    expect(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).equals(plaintext)).toBe(true);
+  });
 
   test('opens what it sealed with the same key and associated data', () => {
     const sealed = sealAesGcm(key, plaintext, 'payments.device_enc');
@@ -43,7 +53,7 @@ describe('AES-256-GCM sealing', () => {
   test('refuses the wrong key', () => {
     const sealed = sealAesGcm(key, plaintext, 'col');
 
-    expect(() => openAesGcm(randomBytes(32), sealed, 'col')).toThrow();
+    expect(() => openAesGcm(createSecretKey(randomBytes(32)), sealed, 'col')).toThrow();
   });
 });
 
