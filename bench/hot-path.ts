@@ -27,6 +27,7 @@ import { signAppToken } from '../src/auth/embedded-issuer';
 import { buildSandboxWebhook } from '../src/providers/sandbox/provider';
 import type { Issuer } from './hot-path-server';
 import { countersLine } from './counters';
+import { imageNodeOptions } from './image-node-options';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -35,14 +36,7 @@ const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:543
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const WEBHOOK_SECRET = randomBytes(24).toString('hex');
 const REPO_ROOT = path.resolve(__dirname, __filename.endsWith('.ts') ? '..' : '../..');
-
-/** The image's NODE_OPTIONS (its heap sizing: README, Memory), read from the Dockerfile so the two cannot drift apart. */
-function imageNodeOptions(): string {
-  const found = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(fs.readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8'));
-  if (!found) throw new Error('The Dockerfile no longer sets NODE_OPTIONS on a line of its own: update bench/hot-path.ts');
-  return found[1];
-}
-const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? imageNodeOptions();
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? imageNodeOptions(REPO_ROOT);
 
 interface Ready {
   url: string;
