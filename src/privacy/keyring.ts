@@ -66,7 +66,7 @@ export class MasterKeyring {
 
 /** Parses `id:base64key,id2:base64key` (first = active). Throws a message naming the problem, never the key. */
 export function parseMasterKeys(text: string): MasterKey[] {
-  return text.split(',').map((entry, index) => {
+  const keys = text.split(',').map((entry, index) => {
     const [id, encoded, ...rest] = entry.trim().split(':');
     if (!id || !encoded || rest.length > 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
       throw new Error(`entry ${index + 1} must be <key id>:<base64 of 32 random bytes>`);
@@ -75,6 +75,11 @@ export function parseMasterKeys(text: string): MasterKey[] {
     if (key.length !== 32) throw new Error(`key "${id}" must decode to exactly 32 bytes (got ${key.length})`);
     return { id, key };
   });
+  // Wrapped data keys name their master key by id: two keys under one id would leave it unclear which one
+  // unwraps them, and which is active.
+  const repeated = keys.find((key, index) => keys.findIndex((other) => other.id === key.id) !== index);
+  if (repeated) throw new Error(`key id "${repeated.id}" appears more than once; give each key its own id`);
+  return keys;
 }
 
 export type BlindIndexPurpose = 'user' | 'device' | 'ip' | 'idempotency_key' | 'idempotency_request' | 'step_up_token' | 'risk_attempt';

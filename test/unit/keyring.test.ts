@@ -1,4 +1,4 @@
-import { createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
+import { createDecipheriv, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { BlindIndex, MasterKey, MasterKeyring, openAesGcm, parseMasterKeys, sealAesGcm } from '../../src/privacy/keyring';
 
 const masterKey = (id: string): MasterKey => ({ id, key: randomBytes(32) });
@@ -103,10 +103,22 @@ describe('the master keyring', () => {
     expect(keys[0].key.equals(keyB.key)).toBe(true);
     expect(new MasterKeyring(keys).activeId).toBe('b');
   });
+
+  test('refuses ENCRYPTION_KEYS that name one id twice', () => {
+    const text = `a:${keyA.key.toString('base64')},a:${keyB.key.toString('base64')}`;
+
+    expect(() => parseMasterKeys(text)).toThrow('key id "a" appears more than once; give each key its own id');
+  });
 });
 
 describe('the blind index', () => {
   const index = new BlindIndex(randomBytes(32));
+
+  test('is HMAC-SHA256 of purpose, NUL and value, base64url: the stored indexes keep matching', () => {
+    const key = Buffer.alloc(32, 7);
+
+    expect(new BlindIndex(key).hash('user', 'user_123')).toBe(createHmac('sha256', key).update('user\u0000user_123').digest('base64url'));
+  });
 
   test('is deterministic for one purpose and value', () => {
     expect(index.hash('user', 'user_123')).toBe(index.hash('user', 'user_123'));
