@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, KeyObject } from 'node:crypto';
 import type { Database, Sql } from '../db/database';
 import { canonicalJson } from '../payments/idempotency';
 
@@ -66,7 +66,7 @@ const toRow = (row: StoredRow): AuditRow => ({
 const COLUMNS = 'seq, at, actor, role, action, resource, outcome, request_id, ip_hash, detail, prev_hash, hash';
 
 /** Every stored field but the hash itself, in a fixed order: a change to any of them breaks the row's hash. */
-export function rowHash(key: Buffer, row: Omit<AuditRow, 'hash'>): string {
+function rowHash(key: KeyObject, row: Omit<AuditRow, 'hash'>): string {
   const content = canonicalJson({
     seq: row.seq, at: row.at.toISOString(), actor: row.actor, role: row.role, action: row.action, resource: row.resource,
     outcome: row.outcome, request_id: row.requestId, ip_hash: row.ipHash, detail: row.detail, prev_hash: row.prevHash,
@@ -94,6 +94,9 @@ export const AUDIT_CHAIN_KEY_LABEL = 'audit-chain-v1';
 export const AUDIT_IP_KEY_LABEL = 'audit-ip-v1';
 
 export function createAuditTrail(db: Database, keys: { chainKey: Buffer; ipKey: Buffer }): AuditTrail {
+  // KeyObjects, as every key used again and again (src/privacy/keyring.ts on Buffer keys).
+  const chainKey = createSecretKey(keys.chainKey);
+  const ipKey = createSecretKey(keys.ipKey);
   /**
    * The chain head is locked for the rest of the transaction, so appends from several instances queue on it
    * and each sees the hash of the row before. The row's time is taken under the lock too, so seq and at agree.
@@ -107,7 +110,7 @@ export function createAuditTrail(db: Database, keys: { chainKey: Buffer; ipKey: 
       at: at ?? head.now,
       prevHash: head.hash,
     };
-    const row: AuditRow = { ...unhashed, hash: rowHash(keys.chainKey, unhashed) };
+    const row: AuditRow = { ...unhashed, hash: rowHash(chainKey, unhashed) };
     await tx.many(
       `INSERT INTO audit_log (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [row.seq, row.at, row.actor, row.role, row.action, row.resource, row.outcome, row.requestId, row.ipHash, JSON.stringify(row.detail), row.prevHash, row.hash],
@@ -128,7 +131,7 @@ export function createAuditTrail(db: Database, keys: { chainKey: Buffer; ipKey: 
       );
       return rows.map(toRow);
     },
-    ipHash: (ip) => createHmac('sha256', keys.ipKey).update(ip).digest('base64url'),
+    ipHash: (ip) => createHmac('sha256', ipKey).update(ip).digest('base64url'),
   };
 }
 
@@ -146,7 +149,8 @@ const BATCH = 1_000;
  * its hash (changed), a gap in seq (deleted), a row that does not follow the one before (reordered, or a
  * row between was removed and the seqs renumbered), and rows missing at the end (the head knows the last seq).
  */
-export async function verifyAuditChain(sql: Sql, chainKey: Buffer): Promise<VerifyReport> {
+export async function verifyAuditChain(sql: Sql, chainKeyBytes: Buffer): Promise<VerifyReport> {
+  const chainKey = createSecretKey(chainKeyBytes);
   const head = (await sql.one<{ seq: string; hash: string; anchor_seq: string; anchor_hash: string }>(
     'SELECT seq, hash, anchor_seq, anchor_hash FROM audit_chain_head',
   ))!;

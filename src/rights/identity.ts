@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { AppUser, TokenVerifier } from '../auth/app-tokens';
 import { consume, limiter } from '../http/rate-limit';
@@ -38,7 +38,7 @@ export function createIdentityCheck(deps: IdentityCheckDeps) {
   const budget = limiter(deps.redis, 'kalos:rl:rights', deps.requestsPerHour, HOUR_SECONDS);
   // A key of its own: the reference outlives an erasure (the request stays answerable) without being the
   // blind index that every other table used to link the user by.
-  const refKey = deps.blindIndex.deriveKey('rights-subject-v1');
+  const refKey = createSecretKey(deps.blindIndex.deriveKey('rights-subject-v1'));
 
   const subjectRef = (userId: string) => createHmac('sha256', refKey).update(userId).digest('base64url');
 
