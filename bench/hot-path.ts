@@ -55,6 +55,13 @@ interface Server {
   stop(): void;
 }
 
+/** This process's environment without NODE_OPTIONS: the servers run with NODE_OPTIONS above (the image's, or BENCH_NODE_OPTIONS) and no others. */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const inherited = { ...process.env };
+  delete inherited.NODE_OPTIONS;
+  return inherited;
+}
+
 function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Promise<Server> {
   // Compiled (npm run bench builds first), so a server's RSS and CPU are its own, not a TypeScript loader's;
   // run from source (tsx bench/hot-path.ts), the servers are too.
@@ -65,7 +72,7 @@ function startChild(kind: 'floor' | 'gateway', env: Record<string, string>): Pro
       // Both servers alike: the image's heap sizing, or what BENCH_NODE_OPTIONS says instead (README, Benchmark).
       ...NODE_OPTIONS.split(' ').filter(Boolean),
     ],
-    env: { ...process.env, ...env },
+    env: { ...inheritedEnv(), ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const next = <T>(type: string) =>

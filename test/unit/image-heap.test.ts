@@ -17,8 +17,10 @@ describe("the image's heap sizing (README, Memory)", () => {
   const options = imageNodeOptions(path.resolve(__dirname, '../..'));
 
   test('is accepted in NODE_OPTIONS and takes effect: the limit is the ceiling plus a young generation of 16 MB semi-spaces', () => {
-    // V8's limit is the old-space ceiling plus the young generation (three semi-space sizes). Without the
-    // semi-space option Node 24 adds 192 MB to the same ceiling; an option NODE_OPTIONS refuses stops node.
+    // V8's limit is the old-space ceiling plus three semi-space sizes (the young generation's two
+    // semi-spaces and as much again for its large objects). Without the semi-space option Node 24 adds
+    // 3 × 64 MB to the same ceiling, so this has teeth on 24 (what CI runs); Node 20 would pick 16 MB
+    // under this ceiling by itself. An option NODE_OPTIONS refuses stops node, and the test with it.
     expect(heapLimitMib(options)).toBe(1024 + 3 * 16);
   });
 });
