@@ -29,8 +29,9 @@ ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/var/lib/kalos
 # to four times what its last full collection kept, and Node 24 lets the young one reach 128 MB; the
 # gateway keeps 30-85 MB live, so under `npm run bench` it peaked near 350 MB RSS. A 1 GB ceiling collects
 # at under twice the live heap, and 16 MB semi-spaces hold the young generation to 32 MB: peak RSS near
-# 185 MB, for up to 15 % more CPU per checkout (more frequent collections). NODE_OPTIONS replaces it; keep
-# the ceiling a few hundred MB under the container's memory limit.
+# 185 MB, for about 15 % more CPU per checkout and 25 % per webhook (a smaller young generation is
+# scavenged more often). NODE_OPTIONS replaces it; give the container at least 1.5 GB, or lower the
+# ceiling to a few hundred MB under its memory limit.
 ENV NODE_OPTIONS="--max-old-space-size=1024 --max-semi-space-size=16"
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules node_modules
